@@ -1,0 +1,74 @@
+package api
+
+// StartResult is `spec-kitty sync start --json` (SPEC §12).
+type StartResult struct {
+	Started        bool         `json:"started"`
+	Reused         bool         `json:"reused"`
+	PID            int          `json:"pid,omitempty"`
+	Port           int          `json:"port,omitempty"`
+	URL            string       `json:"url,omitempty"`
+	PackageVersion string       `json:"package_version,omitempty"`
+	Reaped         []SweptEntry `json:"reaped"`
+	SkippedReason  *string      `json:"skipped_reason"`
+	// Notes are what ensure-running found and repaired on the way, such as
+	// a malformed state file. Human output prints them to stderr.
+	Notes []string `json:"notes"`
+}
+
+// StatusResult is `spec-kitty sync status --json` (SPEC §12).
+type StatusResult struct {
+	Healthy         bool       `json:"healthy"`
+	PID             *int       `json:"pid"`
+	Port            *int       `json:"port"`
+	URL             *string    `json:"url"`
+	PackageVersion  *string    `json:"package_version"`
+	ProtocolVersion *int       `json:"protocol_version"`
+	Sync            SyncStatus `json:"sync"`
+	Notes           []string   `json:"notes"`
+}
+
+// DoctorSchemaVersion is the schema_version of `auth doctor --json`.
+const DoctorSchemaVersion = 2
+
+// DoctorDaemon is the recorded singleton as the doctor sees it.
+type DoctorDaemon struct {
+	Active          bool    `json:"active"`
+	PID             *int    `json:"pid"`
+	Port            *int    `json:"port"`
+	PackageVersion  *string `json:"package_version"`
+	ProtocolVersion *int    `json:"protocol_version"`
+}
+
+// DoctorSession summarises the auth session.
+type DoctorSession struct {
+	Present       bool    `json:"present"`
+	ServerURL     *string `json:"server_url"`
+	AuthPrincipal *string `json:"auth_principal"`
+	AuthTeam      *string `json:"auth_team"`
+}
+
+// Remediation names the command that fixes a finding.
+type Remediation struct {
+	Command string `json:"command"`
+}
+
+// Finding is one thing the doctor wants an operator to know.
+type Finding struct {
+	ID          string      `json:"id"`
+	Severity    string      `json:"severity"`
+	Summary     string      `json:"summary"`
+	Remediation Remediation `json:"remediation"`
+}
+
+// DoctorReport is `spec-kitty auth doctor --json` (SPEC §12).
+type DoctorReport struct {
+	SchemaVersion  int              `json:"schema_version"`
+	GeneratedAt    string           `json:"generated_at"`
+	AuthRoot       string           `json:"auth_root"`
+	Session        DoctorSession    `json:"session"`
+	Daemon         DoctorDaemon     `json:"daemon"`
+	Orphans        []IdentityRecord `json:"orphans"`
+	OtherListeners []IdentityRecord `json:"other_listeners"`
+	Findings       []Finding        `json:"findings"`
+	ResetResult    *ResetResult     `json:"reset_result,omitempty"`
+}

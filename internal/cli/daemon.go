@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/syncd"
+	"github.com/spec-kitty/spec-kitty/internal/version"
+)
+
+// tokenReadWait bounds the wait for the token line on stdin. The spawner
+// writes it before the daemon has started; a daemon started by hand with an
+// open, silent stdin makes its own after this long.
+const tokenReadWait = time.Second
+
+// newSyncDaemonCmd is the hidden production spawn signature (SPEC §4.1).
+func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
+	var port int
+	var root, exe string
+	cmd := &cobra.Command{
+		Use:    lifecycle.SyncDaemonCommand,
+		Short:  "Run the sync daemon (started by the CLI, not by hand)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !validPort(port) {
+				return usagef("--port must be 1-65535, got %d", port)
+			}
+			l, err := daemonLayout(root)
+			if err != nil {
+				return err
+			}
+			logger := slog.New(slog.NewJSONHandler(ios.ErrOut, nil))
+			d := syncd.New(syncd.Config{
+				Port:    port,
+				Layout:  l,
+				Exec:    exe,
+				Token:   readToken(ios.In),
+				Version: version.Current(),
+				Logger:  logger,
+				Ready:   readyReporter(),
+			})
+			if err := d.Run(cmd.Context()); err != nil {
+				logger.Error("sync daemon failed", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&port, "port", 0, "loopback port to listen on")
+	cmd.Flags().StringVar(&root, "spec-kitty-daemon-root", "", "scope marker: the runtime root this daemon serves")
+	cmd.Flags().StringVar(&exe, "spec-kitty-daemon-exec", "", "the executable that spawned this daemon")
+	return cmd
+}
+
+func validPort(p int) bool { return p > 0 && p < 65536 }
+
+// daemonLayout is the scope named by the marker, or the environment's for a
+// daemon started without one.
+func daemonLayout(root string) (paths.Layout, error) {
+	if root == "" {
+		return layout()
+	}
+	id, err := paths.ScopeID(root)
+	if err != nil {
+		return paths.Layout{}, err
+	}
+	return paths.Layout{Root: id}, nil
+}
+
+// readToken takes the control token from the first line of stdin, or makes
+// one when stdin is a terminal, empty or silent.
+func readToken(in io.Reader) string {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return lifecycle.NewToken()
+	}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	select {
+	case tok := <-line:
+		if tok != "" {
+			return tok
+		}
+	case <-time.After(tokenReadWait):
+	}
+	return lifecycle.NewToken()
+}
+
+// readyReporter tells the spawner, over the inherited descriptor, whether
+// the port was bound.
+func readyReporter() func(error) {
+	fd, err := strconv.Atoi(os.Getenv(lifecycle.EnvReadyFD))
+	os.Unsetenv(lifecycle.EnvReadyFD)
+	if err != nil || fd < 3 {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "ready")
+	return func(bindErr error) {
+		if bindErr != nil {
+			fmt.Fprintf(f, "error: %v\n", bindErr)
+		} else {
+			fmt.Fprintln(f, "ok")
+		}
+		f.Close()
+	}
+}

@@ -1,0 +1,178 @@
+// Package lifecycle keeps exactly one healthy sync daemon per scope:
+// ensure-running, spawn, stop and status (SPEC §5, §12).
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
+)
+
+// EnvSyncDisable skips implicit daemon start when set to 1 (SPEC §13).
+const EnvSyncDisable = "SPEC_KITTY_SYNC_DISABLE"
+
+// Intent is what the caller needs the daemon for.
+type Intent string
+
+const (
+	// IntentSync needs a running sync daemon.
+	IntentSync Intent = "sync"
+	// IntentLocalOnly never starts or requires a sync daemon (the dashboard).
+	IntentLocalOnly Intent = "local_only"
+)
+
+// Skip reasons of an implicit start that did not happen.
+const (
+	SkipSyncDisabled = "sync_disabled: " + EnvSyncDisable + "=1"
+	SkipLocalOnly    = "local_only_intent"
+)
+
+// Reaper is step 3 of ensure-running: it cleans the scope's safe_auto
+// candidates and reports what it stopped. It runs under the scope lock,
+// after the state file has been cleared of anything it will not reuse, and
+// must never touch anything but safe_auto candidates.
+type Reaper func(ctx context.Context, layout paths.Layout) ([]api.SweptEntry, error)
+
+// Options configure ensure-running.
+type Options struct {
+	Layout  paths.Layout
+	Version string // the version this CLI speaks and passes down
+	Exe     string // the executable to re-execute; os.Executable when empty
+	Intent  Intent
+	Reaper  Reaper // nil: no startup reaping
+}
+
+// EnsureRunning reuses the scope's healthy daemon or replaces it with one
+// fresh daemon, under the scope lock (SPEC §5).
+func EnsureRunning(ctx context.Context, opts Options) (api.StartResult, error) {
+	res := api.StartResult{Reaped: []api.SweptEntry{}, Notes: []string{}}
+	if reason := skipReason(opts.Intent); reason != "" {
+		res.SkippedReason = &reason
+		return res, nil
+	}
+	unlock, err := Lock(ctx, opts.Layout.LockFile())
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+
+	// Step 1 and 2: reuse the recorded daemon, or retire it.
+	if rec, ok := reuse(ctx, opts, &res); ok {
+		fill(&res, rec, opts.Version)
+		res.Reused = true
+		return res, nil
+	}
+	// Step 3: the startup reaper.
+	if opts.Reaper != nil {
+		reaped, err := opts.Reaper(ctx, opts.Layout)
+		res.Reaped = append(res.Reaped, reaped...)
+		if err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("startup cleanup incomplete: %v", err))
+		}
+	}
+	// Step 4: spawn one daemon.
+	rec, err := Spawn(ctx, opts)
+	if err != nil {
+		return res, err
+	}
+	fill(&res, rec, opts.Version)
+	res.Started = true
+	return res, nil
+}
+
+func skipReason(intent Intent) string {
+	switch {
+	case intent == IntentLocalOnly:
+		return SkipLocalOnly
+	case os.Getenv(EnvSyncDisable) == "1":
+		return SkipSyncDisabled
+	}
+	return ""
+}
+
+func fill(res *api.StartResult, rec statefile.Record, version string) {
+	res.PID, res.Port, res.URL, res.PackageVersion = rec.PID, rec.Port, rec.URL, version
+}
+
+// reuse implements steps 1 and 2: it returns the recorded daemon when it is
+// healthy, proves it holds the recorded token and speaks this version.
+// Otherwise it asks a live daemon of another version to exit, clears the
+// state file and notes what it found.
+func reuse(ctx context.Context, opts Options, res *api.StartResult) (statefile.Record, bool) {
+	state := opts.Layout.StateFile()
+	rec, err := statefile.Read(state)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return rec, false
+	case err != nil:
+		res.Notes = append(res.Notes, fmt.Sprintf("ignored unusable state file: %v", err))
+		clearState(state, res)
+		return rec, false
+	}
+	verdict, h := Inspect(ctx, opts.Layout, rec)
+	switch verdict {
+	case Healthy:
+		if h.PackageVersion == opts.Version && h.ProtocolVersion == api.ProtocolVersion {
+			return rec, true
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("replacing recorded daemon pid %d (version %s) with version %s",
+			rec.PID, h.PackageVersion, opts.Version))
+		if err := shutdownAndWait(ctx, rec); err != nil {
+			res.Notes = append(res.Notes, err.Error())
+		}
+	case Dead:
+		res.Notes = append(res.Notes, fmt.Sprintf("state file named pid %d on port %d, which is not running", rec.PID, rec.Port))
+	default:
+		res.Notes = append(res.Notes, fmt.Sprintf("state file named pid %d on port %d, which is %s; not reusing it", rec.PID, rec.Port, verdict))
+	}
+	clearState(state, res)
+	return rec, false
+}
+
+func clearState(path string, res *api.StartResult) {
+	if err := statefile.Remove(path); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("could not clear state file: %v", err))
+	}
+}
+
+// Verdict is what Inspect makes of a recorded daemon.
+type Verdict string
+
+// Verdicts of Inspect.
+const (
+	Healthy       Verdict = "healthy"
+	Dead          Verdict = "not running"
+	Unresponsive  Verdict = "not answering health"
+	Impostor      Verdict = "not the recorded daemon (health names another scope, pid or port)"
+	TokenMismatch Verdict = "not holding the recorded token"
+)
+
+// Inspect checks a recorded daemon: alive, answering health as this scope's
+// sync daemon with the recorded pid and port, and holding the token.
+func Inspect(ctx context.Context, layout paths.Layout, rec statefile.Record) (Verdict, *api.Health) {
+	c := client.New(rec.Port)
+	h, err := c.Health(ctx)
+	if err != nil {
+		if !pidAlive(rec.PID) {
+			return Dead, nil
+		}
+		return Unresponsive, nil
+	}
+	if h.DaemonFamily != api.FamilySync || h.SingletonScopeID != layout.ScopeID() ||
+		h.Owner == nil || h.Owner.PID != rec.PID || h.Owner.Port != rec.Port {
+		if !pidAlive(rec.PID) {
+			return Dead, h
+		}
+		return Impostor, h
+	}
+	if err := c.Prove(ctx, rec.Token); err != nil {
+		return TokenMismatch, h
+	}
+	return Healthy, h
+}

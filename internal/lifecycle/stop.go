@@ -1,0 +1,110 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/queue"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
+)
+
+// exitWait bounds the wait for a daemon that accepted a shutdown request. Its
+// own graceful exit is bounded by two seconds; five leaves room for a loaded
+// machine.
+const exitWait = 5 * time.Second
+
+// ErrNotRecorded reports a scope whose state file names no daemon.
+var ErrNotRecorded = errors.New("no sync daemon is recorded for this scope")
+
+// pidAlive reports whether pid runs (a zombie has exited).
+var pidAlive = procinfo.Alive
+
+// Stop asks the recorded daemon to exit, waits until it has, and clears the
+// state file. It returns the record of the daemon it stopped.
+func Stop(ctx context.Context, layout paths.Layout) (statefile.Record, error) {
+	unlock, err := Lock(ctx, layout.LockFile())
+	if err != nil {
+		return statefile.Record{}, err
+	}
+	defer unlock()
+	rec, err := statefile.Read(layout.StateFile())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return rec, ErrNotRecorded
+	case err != nil:
+		_ = statefile.Remove(layout.StateFile())
+		return rec, fmt.Errorf("%w (%v; removed it)", ErrNotRecorded, err)
+	}
+	if verdict, _ := Inspect(ctx, layout, rec); verdict == Dead {
+		_ = statefile.Remove(layout.StateFile())
+		return rec, fmt.Errorf("%w (it named pid %d, which is not running; cleared it)", ErrNotRecorded, rec.PID)
+	}
+	if err := shutdownAndWait(ctx, rec); err != nil {
+		return rec, err
+	}
+	return rec, statefile.Remove(layout.StateFile())
+}
+
+// shutdownAndWait asks the daemon of rec to exit and waits until its
+// process is gone and its port is free.
+func shutdownAndWait(ctx context.Context, rec statefile.Record) error {
+	if err := client.New(rec.Port).Shutdown(ctx, rec.Token); err != nil {
+		return fmt.Errorf("asking daemon pid %d to stop: %w; run spec-kitty auth doctor", rec.PID, err)
+	}
+	if !WaitGone(ctx, rec.PID, rec.Port, exitWait) {
+		return fmt.Errorf("daemon pid %d accepted shutdown but is still running after %v; run spec-kitty auth doctor", rec.PID, exitWait)
+	}
+	return nil
+}
+
+// WaitGone waits until pid has exited and port is free, polling with a
+// growing interval; it reports whether both happened within limit.
+func WaitGone(ctx context.Context, pid, port int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	delay := time.Millisecond
+	for {
+		if !pidAlive(pid) && PortFree(port) {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 25*time.Millisecond)
+	}
+}
+
+// Status reports the recorded daemon; with no daemon running, the queue
+// depth is read from the queue itself.
+func Status(ctx context.Context, layout paths.Layout) api.StatusResult {
+	res := api.StatusResult{Notes: []string{}}
+	rec, err := statefile.Read(layout.StateFile())
+	if err == nil {
+		res.PID, res.Port, res.URL = &rec.PID, &rec.Port, &rec.URL
+		verdict, h := Inspect(ctx, layout, rec)
+		if verdict == Healthy {
+			res.Healthy = true
+			res.PackageVersion, res.ProtocolVersion = &h.PackageVersion, &h.ProtocolVersion
+			if h.Sync != nil {
+				res.Sync = *h.Sync
+			}
+			return res
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("recorded daemon pid %d on port %d is %s", rec.PID, rec.Port, verdict))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		res.Notes = append(res.Notes, fmt.Sprintf("unusable state file: %v", err))
+	}
+	depth, err := queue.ReadDepth(layout.QueueDB())
+	if err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("reading queue: %v", err))
+	}
+	res.Sync.QueueDepth = depth
+	return res
+}
