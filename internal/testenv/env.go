@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
 
@@ -110,4 +113,24 @@ func (e *Env) MustJSON(v any, args ...string) Result {
 // Path returns a path under the runtime root.
 func (e *Env) Path(elem ...string) string {
 	return filepath.Join(append([]string{e.Home}, elem...)...)
+}
+
+// ScopeDaemons lists the live processes carrying this Env's scope marker.
+func (e *Env) ScopeDaemons() []int {
+	return PIDsWithArg(lifecycle.FlagDaemonRoot + e.Home)
+}
+
+// ScopeListeners lists the ports of the sync range whose health answer
+// names this Env's scope.
+func (e *Env) ScopeListeners() []int {
+	var out []int
+	for _, port := range ListeningPorts(api.SyncRange) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		h, err := client.New(port).Health(ctx)
+		cancel()
+		if err == nil && h.SingletonScopeID == e.Home {
+			out = append(out, port)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,13 +45,13 @@ func runHelper() bool {
 	}
 	switch kind {
 	case helperTCPSilent:
-		var held []net.Conn // hold every connection open, say nothing
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				os.Exit(0)
 			}
-			held = append(held, c)
+			// Read whatever comes, never answer, never close.
+			go func() { _, _ = io.Copy(io.Discard, c) }()
 		}
 	case helperLegacy:
 		serveLegacy(ln, port)

@@ -215,4 +215,3 @@ func poll(limit time.Duration, cond func() bool) bool {
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
-

@@ -48,7 +48,7 @@ func run(m *testing.M) int {
 	build := exec.Command("go", "build", "-o", binPath, "github.com/spec-kitty/spec-kitty/cmd/spec-kitty")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	done := make(chan error, 1)
-	if err := build.Start(); err == nil {
+	if err = build.Start(); err == nil {
 		go func() { done <- build.Wait() }()
 		select {
 		case err = <-done:
