@@ -29,7 +29,9 @@ type Evidence struct {
 	// Health is the parsed health payload when the answer was one.
 	Health *api.Health
 	// HealthRawFields lists the top-level keys of the health answer, so
-	// a legacy (Python) payload can be recognised by its shape.
+	// a legacy (Python) payload can be recognised by its shape. Keep them
+	// even when the typed decode failed: such an answer is still Spec
+	// Kitty evidence, just not a live one.
 	HealthRawFields []string
 	// Wedged is true when the port accepted a connection but no complete
 	// answer came back within the probe's timeout.
@@ -55,7 +57,11 @@ type Scope struct {
 }
 
 // Classify returns the identity record of one listener with its cleanup
-// class and skip reason, by the first matching row of SPEC §7.
+// class and skip reason, by the first matching row of SPEC §7. The record's
+// Reason is the skip reason, or for a safe_auto candidate the stale evidence
+// (api.StaleVersion, api.StaleExecutable, api.DuplicateSameVersion). A port
+// outside the sync range still gets a (never_touch) record; callers must not
+// emit it (SPEC §6).
 func Classify(ev Evidence, scope Scope) api.IdentityRecord {
 	return classify(ev, scope)
 }

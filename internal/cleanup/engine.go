@@ -1,0 +1,240 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/classify"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+)
+
+// Bounded waits after each escalation step. A daemon that accepted a
+// shutdown exits in milliseconds (its own grace is 2 s for in-flight
+// requests); SIGTERM gets the same grace; SIGKILL is final and only needs
+// the kernel to tear the process down.
+const (
+	DefaultShutdownWait  = 2500 * time.Millisecond
+	DefaultTerminateWait = 2500 * time.Millisecond
+	DefaultKillWait      = 2 * time.Second
+)
+
+// Candidate is one listener the cleanup may act on.
+type Candidate struct {
+	Record api.IdentityRecord
+	// Identity is the (pid, start time) read by the scan. A candidate
+	// without a start time cannot be re-checked and is never signalled.
+	Identity procinfo.Identity
+	// Token authenticates a graceful shutdown request; empty when the
+	// candidate has no per-instance record in this scope.
+	Token string
+}
+
+// Engine stops candidates of one family.
+type Engine struct {
+	Family  string // api.FamilySync or api.FamilyDashboard
+	Actor   string // who is cleaning, for the journal
+	Journal *Journal
+	// Waits after each step; zero values take the defaults.
+	ShutdownWait, TerminateWait, KillWait time.Duration
+	// Progress, when set, is told of each candidate as it finishes.
+	Progress func(port int, outcome string)
+}
+
+// Outcome is what happened to one candidate: exactly one of Swept or Failed
+// is set.
+type Outcome struct {
+	Swept  *api.SweptEntry
+	Failed *api.FailedEntry
+}
+
+// Clean stops every candidate concurrently and returns their outcomes in the
+// order given.
+func (e *Engine) Clean(ctx context.Context, cands []Candidate) []Outcome {
+	out := make([]Outcome, len(cands))
+	var wg sync.WaitGroup
+	for i, c := range cands {
+		wg.Go(func() {
+			out[i] = e.cleanOne(ctx, c)
+			if e.Progress != nil {
+				e.Progress(c.Record.Port, describe(out[i]))
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func describe(o Outcome) string {
+	if o.Swept != nil {
+		return "stopped (" + o.Swept.CleanupPath + ")"
+	}
+	return "failed: " + o.Failed.FailureReason
+}
+
+// errGone reports a candidate whose process ended before a step.
+var errGone = errors.New("process has exited")
+
+func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
+	if err := e.check(c); err != nil {
+		return e.fail(c, err.Error())
+	}
+	pin, err := procinfo.Pin(c.Identity)
+	if err != nil {
+		return e.fail(c, "pinning "+c.Identity.String()+": "+err.Error())
+	}
+	defer pin.Release()
+
+	if c.Token != "" {
+		err := client.New(c.Record.Port).Shutdown(ctx, c.Token)
+		e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
+		if err == nil && e.waitGone(pin, c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
+			return e.swept(c, api.PathHTTPShutdown)
+		}
+	}
+	steps := []struct {
+		path string
+		sig  os.Signal
+		wait time.Duration
+	}{
+		{api.PathTerminate, syscall.SIGTERM, or(e.TerminateWait, DefaultTerminateWait)},
+		{api.PathKill, syscall.SIGKILL, or(e.KillWait, DefaultKillWait)},
+	}
+	last := ""
+	for _, s := range steps {
+		if err := e.check(c); err != nil {
+			if errors.Is(err, errGone) && last != "" && e.waitGone(pin, c.Record.Port, 0) {
+				return e.swept(c, last) // it went during the previous step's wait
+			}
+			return e.fail(c, "before "+s.path+": "+err.Error())
+		}
+		err := pin.Signal(s.sig)
+		e.journal(c, s.path, outcomeOf(err))
+		if err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return e.fail(c, s.path+" refused: "+err.Error())
+		}
+		if e.waitGone(pin, c.Record.Port, s.wait) {
+			return e.swept(c, s.path)
+		}
+		last = s.path
+	}
+	if pin.Exited() {
+		return e.fail(c, fmt.Sprintf("process exited but port %d still accepts connections", c.Record.Port))
+	}
+	return e.fail(c, "survived terminate and kill")
+}
+
+// check is the pre-signal re-check: the port is inside the family's range,
+// the family is the engine's own, the class allows action, and the pid is
+// still the classified process (same start time), owned by this user and
+// shaped like a daemon of the family.
+func (e *Engine) check(c Candidate) error {
+	r, ok := api.RangeOf(e.Family)
+	switch {
+	case !ok:
+		return fmt.Errorf("unknown family %q", e.Family)
+	case !r.Contains(c.Record.Port):
+		return fmt.Errorf("port %d is outside the %s range [%d, %d)", c.Record.Port, e.Family, r.Lo, r.Hi)
+	case c.Record.DaemonFamily != nil && *c.Record.DaemonFamily != e.Family:
+		return fmt.Errorf("family %q is not %q", *c.Record.DaemonFamily, e.Family)
+	case c.Record.CleanupClass == api.ClassNeverTouch || c.Record.IsRecordedSingleton:
+		return fmt.Errorf("class %s is never acted on", c.Record.CleanupClass)
+	case c.Identity.PID <= 0 || c.Identity.StartTime == 0:
+		return errors.New("process identity (pid and start time) unknown")
+	}
+	info, err := procinfo.Read(c.Identity.PID)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errGone
+	case err != nil:
+		return fmt.Errorf("re-reading pid %d: %w", c.Identity.PID, err)
+	case info.Zombie:
+		return errGone
+	case info.StartTime != c.Identity.StartTime:
+		return fmt.Errorf("pid %d is now another process (start time changed)", c.Identity.PID)
+	case info.UID != procinfo.CurrentUID():
+		return fmt.Errorf("pid %d belongs to uid %d, not this user", c.Identity.PID, info.UID)
+	case !info.ArgvReadable || !shapedAs(e.Family, info.Argv):
+		return fmt.Errorf("pid %d is no longer shaped like a %s daemon", c.Identity.PID, e.Family)
+	}
+	return nil
+}
+
+func shapedAs(family string, argv []string) bool {
+	if family == api.FamilyDashboard {
+		return classify.DashboardShape(argv)
+	}
+	return classify.SpawnShape(argv).OK
+}
+
+// waitGone waits until the pinned process has exited and the port is
+// closed, polling with a growing interval.
+func (e *Engine) waitGone(pin *procinfo.Pinned, port int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	delay := time.Millisecond
+	for {
+		if pin.Exited() && portClosed(port) {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+}
+
+// portClosedDial bounds the connect that tells whether a port still listens;
+// loopback answers at once.
+const portClosedDial = 100 * time.Millisecond
+
+func portClosed(port int) bool {
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), portClosedDial)
+	if err != nil {
+		return true
+	}
+	conn.Close()
+	return false
+}
+
+func (e *Engine) journal(c Candidate, step, outcome string) {
+	_ = e.Journal.Append(api.JournalEntry{
+		Actor: e.Actor, Family: e.Family, PID: c.Identity.PID, Port: c.Record.Port, Step: step, Outcome: outcome,
+	})
+}
+
+func outcomeOf(err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return "sent"
+}
+
+func (e *Engine) swept(c Candidate, path string) Outcome {
+	r := c.Record
+	return Outcome{Swept: &api.SweptEntry{
+		PID: c.Identity.PID, Port: r.Port, PackageVersion: r.PackageVersion, ProtocolVersion: r.ProtocolVersion,
+		CleanupClass: r.CleanupClass, CleanupPath: path, Reason: r.Reason,
+	}}
+}
+
+func (e *Engine) fail(c Candidate, reason string) Outcome {
+	return Outcome{Failed: &api.FailedEntry{
+		PID: c.Record.PID, Port: c.Record.Port, CleanupClass: c.Record.CleanupClass, FailureReason: reason,
+	}}
+}
+
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,98 @@
+// Package cleanup stops stale daemons safely: the pre-signal checks, the
+// escalation http_shutdown → terminate → kill, and the journal that records
+// every request and signal (SPEC §8).
+package cleanup
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+)
+
+// Actors: which entrypoint sent a request or signal.
+const (
+	ActorStartupReaper  = "startup_reaper"
+	ActorDoctorReset    = "auth_doctor_reset"
+	ActorDashboardStart = "dashboard_startup"
+)
+
+// Journal appends one line per shutdown request or signal to
+// cleanup-journal.jsonl: the audit trail of range and family boundaries.
+type Journal struct {
+	path string
+	mu   sync.Mutex
+}
+
+// NewJournal returns the journal at path.
+func NewJournal(path string) *Journal { return &Journal{path: path} }
+
+// Append writes one entry. Each line is one write to an O_APPEND file, so
+// concurrent cleaners never interleave within a line.
+func (j *Journal) Append(e api.JournalEntry) error {
+	if j == nil {
+		return nil
+	}
+	if e.Time == "" {
+		e.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(j.path), 0o700); err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	return nil
+}
+
+// ReadJournal returns every entry of a journal file; a missing file is empty.
+func ReadJournal(path string) ([]api.JournalEntry, error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []api.JournalEntry
+	for i, line := range splitLines(data) {
+		var e api.JournalEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return out, fmt.Errorf("journal line %d: %w", i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func splitLines(data []byte) [][]byte {
+	var lines [][]byte
+	start := 0
+	for i, b := range data {
+		if b == '\n' {
+			if i > start {
+				lines = append(lines, data[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(data) {
+		lines = append(lines, data[start:])
+	}
+	return lines
+}
