@@ -109,6 +109,7 @@ Stale daemons are found and cleaned with:
 		newVersionCmd(io),
 		newSyncCmd(io),
 		newSyncDaemonCmd(io),
+		newAuthCmd(io),
 	)
 	return root
 }

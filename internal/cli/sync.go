@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
@@ -23,11 +24,16 @@ func ensureOptions() (lifecycle.Options, error) {
 	if err != nil {
 		return lifecycle.Options{}, err
 	}
+	exe, err := lifecycle.ResolvedExecutable()
+	if err != nil {
+		return lifecycle.Options{}, err
+	}
 	return lifecycle.Options{
 		Layout:  l,
 		Version: version.Current(),
+		Exe:     exe,
 		Intent:  lifecycle.IntentSync,
-		Reaper:  startupReaper,
+		Reaper:  doctor.StartupReaper(version.Current(), exe),
 	}, nil
 }
 
@@ -136,6 +142,3 @@ func newSyncStopCmd(io *IOStreams) *cobra.Command {
 		},
 	}
 }
-
-// startupReaper is step 3 of ensure-running; the cleanup engine fills it in.
-var startupReaper lifecycle.Reaper

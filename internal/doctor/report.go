@@ -1,0 +1,126 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/session"
+)
+
+// Commands named by findings and hints.
+const (
+	CmdReset      = "spec-kitty auth doctor --reset"
+	CmdResetForce = "spec-kitty auth doctor --reset --force"
+	CmdSyncStart  = "spec-kitty sync start"
+	CmdLogin      = "spec-kitty auth login --server URL --email EMAIL"
+)
+
+// Report builds the `auth doctor` report of a scan. It reads, never writes.
+func Report(ctx context.Context, s *Scan) api.DoctorReport {
+	rep := api.DoctorReport{
+		SchemaVersion:  api.DoctorSchemaVersion,
+		GeneratedAt:    time.Now().UTC().Format(time.RFC3339),
+		AuthRoot:       s.Layout.Root,
+		Orphans:        s.Orphans(),
+		OtherListeners: s.Others(),
+		Findings:       []api.Finding{},
+	}
+	rep.Session, rep.Findings = sessionOf(s, rep.Findings)
+	rep.Daemon = s.daemon(ctx)
+	rep.Findings = append(rep.Findings, findings(s, rep)...)
+	return rep
+}
+
+func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
+	sess, err := session.Load(s.Layout.SessionFile())
+	switch {
+	case err != nil:
+		return api.DoctorSession{}, append(fs, api.Finding{
+			ID: "session_unreadable", Severity: "error", Summary: err.Error(),
+			Remediation: api.Remediation{Command: CmdLogin},
+		})
+	case sess == nil:
+		return api.DoctorSession{}, append(fs, api.Finding{
+			ID: "no_session", Severity: "info", Summary: "not logged in: events stay queued locally",
+			Remediation: api.Remediation{Command: CmdLogin},
+		})
+	}
+	return api.DoctorSession{Present: true, ServerURL: &sess.ServerURL, AuthPrincipal: &sess.Email, AuthTeam: &sess.Team}, fs
+}
+
+// daemon describes the recorded singleton.
+func (s *Scan) daemon(ctx context.Context) api.DoctorDaemon {
+	if s.Singleton == nil {
+		return api.DoctorDaemon{}
+	}
+	rec := *s.Singleton
+	d := api.DoctorDaemon{PID: &rec.PID, Port: &rec.Port}
+	verdict, h := lifecycle.Inspect(ctx, s.Layout, rec)
+	d.Active = verdict == lifecycle.Healthy
+	if h != nil {
+		d.PackageVersion, d.ProtocolVersion = &h.PackageVersion, &h.ProtocolVersion
+	}
+	return d
+}
+
+func findings(s *Scan, rep api.DoctorReport) []api.Finding {
+	var fs []api.Finding
+	for _, n := range s.Notes {
+		fs = append(fs, api.Finding{ID: "state_file_unusable", Severity: "warning", Summary: n,
+			Remediation: api.Remediation{Command: CmdSyncStart}})
+	}
+	if !rep.Daemon.Active {
+		fs = append(fs, api.Finding{ID: "no_active_daemon", Severity: "info",
+			Summary:     "no healthy sync daemon is recorded for this scope",
+			Remediation: api.Remediation{Command: CmdSyncStart}})
+	}
+	var safe int
+	ops := map[string]int{}
+	for _, r := range rep.Orphans {
+		if r.CleanupClass == api.ClassSafeAuto {
+			safe++
+		} else {
+			ops[deref(r.SkipReason)]++
+		}
+	}
+	if safe > 0 {
+		fs = append(fs, api.Finding{ID: "stale_daemons", Severity: "warning",
+			Summary:     fmt.Sprintf("%d stale sync daemon(s) of this scope can be stopped safely", safe),
+			Remediation: api.Remediation{Command: CmdReset}})
+	}
+	if len(ops) > 0 {
+		fs = append(fs, api.Finding{ID: "operator_required_daemons", Severity: "warning",
+			Summary:     fmt.Sprintf("%d daemon(s) need an operator's decision (%s)", total(ops), summarize(ops)),
+			Remediation: api.Remediation{Command: CmdResetForce}})
+	}
+	return fs
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func summarize(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + strconv.Itoa(m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,141 @@
+// Package doctor scans one scope's sync range, classifies every listener,
+// reports it (`auth doctor`) and cleans what the entrypoint may clean: the
+// startup reaper and `auth doctor --reset [--force]` (SPEC §5, §8, §12).
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/classify"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/probe"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
+)
+
+// Scan is one classified snapshot of the sync range for a scope.
+type Scan struct {
+	Layout paths.Layout
+	Scope  classify.Scope
+	// Singleton is the state file's record; nil when it names none.
+	Singleton *statefile.Record
+	// Records holds one identity record per listener, by port.
+	Records []api.IdentityRecord
+	// Notes are problems met on the way (an unusable state file).
+	Notes []string
+
+	evidence  map[int]classify.Evidence
+	instances map[int]api.InstanceRecord
+}
+
+// ScanScope probes every port of the sync range and classifies what listens.
+func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*Scan, error) {
+	s := &Scan{
+		Layout:    layout,
+		Scope:     classify.Scope{ID: layout.ScopeID(), CurrentVersion: version, CurrentExe: exe},
+		evidence:  map[int]classify.Evidence{},
+		instances: readInstances(layout),
+	}
+	rec, err := statefile.Read(layout.StateFile())
+	switch {
+	case err == nil:
+		s.Singleton = &rec
+		s.Scope.SingletonPID, s.Scope.SingletonPort = rec.PID, rec.Port
+	case !errors.Is(err, os.ErrNotExist):
+		s.Notes = append(s.Notes, fmt.Sprintf("unusable state file: %v", err))
+	}
+	owner := readOwner(layout)
+	evs, err := probe.Scan(ctx, probe.Options{Ports: api.SyncRange.Ports(), Hints: s.hints(owner)})
+	if err != nil {
+		return nil, fmt.Errorf("scanning ports %d-%d: %w", api.SyncRange.Lo, api.SyncRange.Hi-1, err)
+	}
+	for _, ev := range evs {
+		if !api.SyncRange.Contains(ev.Port) {
+			continue // no record is ever emitted for a port outside the range
+		}
+		ev.OwnerPresent = owner != nil && owner.Port == ev.Port && owner.PID == ev.PID && ev.PID != 0
+		s.evidence[ev.Port] = ev
+		s.Records = append(s.Records, classify.Classify(ev, s.Scope))
+	}
+	sort.Slice(s.Records, func(i, j int) bool { return s.Records[i].Port < s.Records[j].Port })
+	return s, nil
+}
+
+// hints tell the prober which pid probably holds which port; it verifies
+// every hint against the socket table, so a stale one misleads nothing.
+func (s *Scan) hints(owner *api.OwnerRecord) map[int]int {
+	h := map[int]int{}
+	for port, rec := range s.instances {
+		h[port] = rec.PID
+	}
+	if owner != nil {
+		h[owner.Port] = owner.PID
+	}
+	if s.Singleton != nil {
+		h[s.Singleton.Port] = s.Singleton.PID
+	}
+	return h
+}
+
+// Orphans are the safe_auto and operator_required records.
+func (s *Scan) Orphans() []api.IdentityRecord {
+	return s.filter(func(r api.IdentityRecord) bool { return r.CleanupClass != api.ClassNeverTouch })
+}
+
+// Others are the never_touch records in range.
+func (s *Scan) Others() []api.IdentityRecord {
+	return s.filter(func(r api.IdentityRecord) bool { return r.CleanupClass == api.ClassNeverTouch })
+}
+
+func (s *Scan) filter(keep func(api.IdentityRecord) bool) []api.IdentityRecord {
+	out := []api.IdentityRecord{}
+	for _, r := range s.Records {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// readInstances reads daemons/<port>.json of this scope. An unreadable or
+// malformed record is skipped: it only ever enables a graceful request.
+func readInstances(layout paths.Layout) map[int]api.InstanceRecord {
+	out := map[int]api.InstanceRecord{}
+	entries, err := os.ReadDir(layout.InstanceDir())
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		port, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".json"))
+		if err != nil || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		var rec api.InstanceRecord
+		data, err := os.ReadFile(filepath.Join(layout.InstanceDir(), e.Name()))
+		if err != nil || len(data) > 64<<10 || json.Unmarshal(data, &rec) != nil || rec.Port != port {
+			continue
+		}
+		out[port] = rec
+	}
+	return out
+}
+
+func readOwner(layout paths.Layout) *api.OwnerRecord {
+	data, err := os.ReadFile(layout.OwnerFile())
+	if err != nil || len(data) > 64<<10 {
+		return nil
+	}
+	var o api.OwnerRecord
+	if json.Unmarshal(data, &o) != nil {
+		return nil
+	}
+	return &o
+}

@@ -1,0 +1,188 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+)
+
+// probeHost is the only address probed and the Host header sent: daemons
+// listen on it and refuse any Host that is not loopback.
+const probeHost = "127.0.0.1"
+
+// maxHeaderBytes bounds the status line and headers of an answer. A health
+// answer's are a few hundred bytes; a listener that sends more (or one
+// endless line) is not a Spec Kitty daemon and must not make us buffer it.
+const maxHeaderBytes = 16 << 10
+
+// maxBodyWireBytes bounds what is read from the connection for the body:
+// api.MaxHealthBytes+1 of payload with room for chunked framing.
+const maxBodyWireBytes = 2 * (api.MaxHealthBytes + 1)
+
+// healthPath is the endpoint every daemon answers without authentication.
+const healthPath = "/api/health"
+
+var (
+	// ErrNotListening reports a port where nothing accepts connections.
+	ErrNotListening = errors.New("nothing listens on the port")
+	// ErrNoAnswer reports a listener that did not send a complete HTTP
+	// answer within the timeout: it is wedged, or it does not speak HTTP.
+	ErrNoAnswer = errors.New("no complete answer from the listener")
+)
+
+// answer is what one port said.
+type answer struct {
+	port int
+	// listening: the connect succeeded, or timed out because the accept
+	// backlog is full (something is there, it just does not accept).
+	listening bool
+	// httpAnswered: a status line and headers came back, any status.
+	httpAnswered bool
+	// complete: the body was read to its end or to the size bound.
+	complete bool
+	health   *api.Health
+	keys     []string
+	// err says why the answer is not a health payload, for Health.
+	err error
+}
+
+// wedged: the port is there but no complete answer came back in time.
+func (a answer) wedged() bool { return a.listening && !a.complete }
+
+// Health asks one port for its health payload within timeout (zero means
+// DefaultHealthTimeout). It returns the payload and its top-level keys. A
+// closed port is ErrNotListening, a silent or non-HTTP one ErrNoAnswer, and
+// an answer that is not a health payload wraps api.ErrNotHealth (the keys
+// are still returned when the answer was a JSON object).
+func Health(ctx context.Context, port int, timeout time.Duration) (*api.Health, []string, error) {
+	if timeout <= 0 {
+		timeout = DefaultHealthTimeout
+	}
+	a := probePort(ctx, port, DefaultConnectTimeout, timeout)
+	switch {
+	case ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("probing health of port %d: %w", port, ctx.Err())
+	case !a.listening:
+		return nil, nil, fmt.Errorf("probing health of port %d: %w", port, ErrNotListening)
+	case !a.complete:
+		return nil, nil, fmt.Errorf("probing health of port %d: %w: %w", port, ErrNoAnswer, a.err)
+	case a.health == nil:
+		return nil, a.keys, fmt.Errorf("probing health of port %d: %w", port, a.err)
+	}
+	return a.health, a.keys, nil
+}
+
+// Listening reports whether something listens on 127.0.0.1:port. A listener
+// too busy to accept (a connect that times out) counts as listening: the
+// port is not free.
+func Listening(ctx context.Context, port int) bool {
+	conn, listening, _ := dial(ctx, port, DefaultConnectTimeout)
+	if conn != nil {
+		_ = conn.Close()
+	}
+	return listening
+}
+
+// probePort connects and, if that works, asks for /api/health over the same
+// connection, so a daemon sees exactly one request per scan.
+func probePort(ctx context.Context, port int, connectTimeout, healthTimeout time.Duration) answer {
+	a := answer{port: port}
+	conn, listening, err := dial(ctx, port, connectTimeout)
+	a.listening = listening
+	if conn == nil {
+		a.err = err
+		if a.err == nil {
+			a.err = fmt.Errorf("connecting to port %d: timed out", port)
+		}
+		return a
+	}
+	defer conn.Close()
+	exchange(ctx, conn, port, healthTimeout, &a)
+	return a
+}
+
+// dial connects to 127.0.0.1:port. It returns a nil conn with listening
+// true when the connect timed out: on loopback a closed port refuses at
+// once, so a timeout means a listener with a full backlog.
+func dial(ctx context.Context, port int, timeout time.Duration) (net.Conn, bool, error) {
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp4", net.JoinHostPort(probeHost, strconv.Itoa(port)))
+	if err != nil {
+		var ne net.Error
+		if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("connecting to port %d: %w", port, err)
+	}
+	// With nothing listening, a connect to a port in the ephemeral range
+	// can pick that same port as its source and connect to itself (TCP
+	// simultaneous open). That is not a listener.
+	if conn.LocalAddr().String() == conn.RemoteAddr().String() {
+		_ = conn.Close()
+		return nil, false, fmt.Errorf("connecting to port %d: %w", port, ErrNotListening)
+	}
+	return conn, true, nil
+}
+
+// exchange sends GET /api/health and reads a bounded answer before the
+// deadline (the earlier of timeout and the context's). It fills a.
+func exchange(ctx context.Context, conn net.Conn, port int, timeout time.Duration, a *answer) {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = conn.SetDeadline(deadline)
+	// Cancelling the context expires the deadline, which unblocks any read.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	req := healthRequest(port)
+	if err := req.Write(conn); err != nil {
+		a.err = fmt.Errorf("sending health request to port %d: %w", port, err)
+		return
+	}
+	// Headers and body get separate budgets on the wire, so neither an
+	// endless header line nor an endless body is buffered.
+	wire := &io.LimitedReader{R: conn, N: maxHeaderBytes}
+	resp, err := http.ReadResponse(bufio.NewReader(wire), req)
+	if err != nil {
+		a.err = fmt.Errorf("reading health answer of port %d: %w", port, err)
+		return
+	}
+	defer resp.Body.Close()
+	a.httpAnswered = true
+	wire.N += maxBodyWireBytes
+	body, err := io.ReadAll(io.LimitReader(resp.Body, api.MaxHealthBytes+1))
+	if err != nil {
+		a.err = fmt.Errorf("reading health body of port %d: %w", port, err)
+		return
+	}
+	a.complete = true
+	a.health, a.keys, a.err = api.ParseHealth(body)
+	if a.err != nil {
+		a.err = fmt.Errorf("parsing health answer of port %d: %w", port, a.err)
+	}
+}
+
+// healthRequest is GET /api/health with a loopback Host and no keep-alive.
+func healthRequest(port int) *http.Request {
+	return &http.Request{
+		Method:     http.MethodGet,
+		URL:        &url.URL{Scheme: "http", Host: net.JoinHostPort(probeHost, strconv.Itoa(port)), Path: healthPath},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     http.Header{"Accept": {"application/json"}, "User-Agent": {"spec-kitty-probe"}},
+		Host:       probeHost,
+		Close:      true,
+	}
+}
