@@ -14,7 +14,7 @@ import (
 
 func newSyncCmd(io *IOStreams) *cobra.Command {
 	cmd := groupCmd("sync", "Run and inspect the per-user sync daemon")
-	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io))
+	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io))
 	return cmd
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/queue"
+	"github.com/spec-kitty/spec-kitty/internal/uploader"
 )
 
 // shutdownGrace bounds a graceful exit: in-flight requests finish, queued
@@ -46,6 +48,9 @@ type Daemon struct {
 
 	stopOnce sync.Once
 	stop     chan string // reason the daemon is exiting
+
+	queue *queue.Queue
+	up    *uploader.Uploader
 
 	mu          sync.Mutex
 	lastAuthReq time.Time
@@ -79,11 +84,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("binding port %d: %w", d.cfg.Port, err)
 	}
+	stopWork, err := d.startWork(ctx)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("opening the queue: %w", err)
+	}
+	defer stopWork()
 	if err := d.writeRecords(); err != nil {
 		ln.Close()
 		return err
 	}
 	defer d.removeInstanceRecord()
+	tickCtx, stopTick := context.WithCancel(ctx)
+	defer stopTick()
+	tick, idle := Timing()
+	go d.retireLoop(tickCtx, tick, idle)
 
 	srv := &http.Server{
 		Handler:           loopback.Guard(d.routes(), false),

@@ -15,18 +15,21 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /api/health", d.handleHealth)
 	mux.HandleFunc("POST /api/shutdown", d.handleShutdown)
 	mux.HandleFunc("POST /api/auth/challenge", d.handleChallenge)
+	mux.HandleFunc("POST /api/sync/publish", d.handlePublish)
+	mux.HandleFunc("POST /api/sync/trigger", d.handleTrigger)
 	return mux
 }
 
 // Health returns the health payload. It never contains the token.
 func (d *Daemon) Health() api.Health {
-	return api.Health{
+	st := d.up.Status()
+	h := api.Health{
 		Status:           "ok",
 		DaemonFamily:     api.FamilySync,
 		SingletonScopeID: d.cfg.Layout.ScopeID(),
 		ProtocolVersion:  api.ProtocolVersion,
 		PackageVersion:   d.cfg.Version,
-		Sync:             &api.SyncStatus{},
+		Sync:             &st,
 		Owner: &api.Owner{
 			PID:            os.Getpid(),
 			Port:           d.cfg.Port,
@@ -36,6 +39,11 @@ func (d *Daemon) Health() api.Health {
 			StartedAt:      d.startedAt,
 		},
 	}
+	if s := d.loadSession(); s != nil {
+		scope := s.AuthScope()
+		h.Owner.ServerURL, h.Owner.AuthPrincipal, h.Owner.AuthTeam, h.Owner.AuthScope = &s.ServerURL, &s.Email, &s.Team, &scope
+	}
+	return h
 }
 
 func (d *Daemon) handleHealth(w http.ResponseWriter, r *http.Request) {
