@@ -61,11 +61,7 @@ func resolveOwners(ctx context.Context, listeners map[int][]int) map[int]owner {
 	if len(listeners) == 0 {
 		return nil
 	}
-	fs, err := procFS()
-	if err != nil {
-		return nil
-	}
-	lines, err := listenLines(fs)
+	lines, err := listenLines()
 	if err != nil {
 		return nil
 	}
@@ -80,8 +76,23 @@ func resolveOwners(ctx context.Context, listeners map[int][]int) map[int]owner {
 	return r.owners(socks)
 }
 
-// listenLines returns the listening sockets of this network namespace.
-func listenLines(fs procfs.FS) ([]listenLine, error) {
+// listenLines returns the listening TCP sockets of this network namespace:
+// from sock_diag, which is fast, or else from /proc/net/tcp{,6}.
+func listenLines() ([]listenLine, error) {
+	v4, err4 := diagListeners(unix.AF_INET)
+	v6, err6 := diagListeners(unix.AF_INET6)
+	if err4 == nil && err6 == nil {
+		return append(v4, v6...), nil
+	}
+	return procListenLines()
+}
+
+// procListenLines reads the listening sockets from /proc/net/tcp{,6}.
+func procListenLines() ([]listenLine, error) {
+	fs, err := procFS()
+	if err != nil {
+		return nil, fmt.Errorf("opening /proc: %w", err)
+	}
 	v4, err := fs.NetTCP()
 	if err != nil {
 		return nil, fmt.Errorf("reading /proc/net/tcp: %w", err)
@@ -263,19 +274,28 @@ func (r *resolver) mayInspect(uid int) bool { return r.euid == 0 || r.euid == ui
 // owners reads each found holder and keeps it only if it still holds the
 // socket afterwards. A pid cannot pass to a new process that already holds
 // this very socket, so the re-check proves the Info read in between
-// describes the socket's owner, not a process that reused its pid.
+// describes the socket's owner, not a process that reused its pid. The
+// reads run concurrently: each costs tens of microseconds of kernel time,
+// and a range may hold dozens of daemons.
 func (r *resolver) owners(socks map[int]socket) map[int]owner {
 	out := make(map[int]owner, len(socks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for port, s := range socks {
-		o := owner{uid: s.uid, info: procinfo.Info{UID: -1}}
-		if h, ok := r.found[s.inode]; ok {
-			info, err := procinfo.Read(h.pid)
-			if err == nil && !info.Zombie && holds(h, s.inode) {
-				o.info = info
+		wg.Go(func() {
+			o := owner{uid: s.uid, info: procinfo.Info{UID: -1}}
+			if h, ok := r.found[s.inode]; ok {
+				info, err := procinfo.Read(h.pid)
+				if err == nil && !info.Zombie && holds(h, s.inode) {
+					o.info = info
+				}
 			}
-		}
-		out[port] = o
+			mu.Lock()
+			out[port] = o
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 	return out
 }
 

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"os"
@@ -174,5 +175,39 @@ func TestResolveOwners_PortWithoutSocketIsUnknown(t *testing.T) {
 	owners := resolveOwners(context.Background(), map[int][]int{closedPort(t): {os.Getpid()}})
 	for port, o := range owners {
 		t.Errorf("port %d: owner %+v, want none", port, o)
+	}
+}
+
+// TestListenLines_SockDiagAgreesWithProc checks the fast netlink path
+// against procfs' reading of /proc/net/tcp{,6} on this machine.
+func TestListenLines_SockDiagAgreesWithProc(t *testing.T) {
+	listen(t, silent) // at least one listener of our own
+	type key struct {
+		addr  string
+		port  int
+		inode uint64
+		uid   int
+	}
+	keys := func(lines []listenLine) []key {
+		var out []key
+		for _, l := range lines {
+			out = append(out, key{l.addr.String(), l.port, l.inode, l.uid})
+		}
+		slices.SortFunc(out, func(a, b key) int { return cmp.Compare(a.inode, b.inode) })
+		return out
+	}
+	fast, err := listenLines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := procListenLines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, s := keys(fast), keys(slow); !slices.Equal(f, s) {
+		t.Errorf("sock_diag and /proc disagree:\nsock_diag: %v\n/proc:     %v", f, s)
+	}
+	if len(fast) == 0 {
+		t.Error("no listening socket found")
 	}
 }

@@ -211,7 +211,6 @@ func assertOneDaemon(t *testing.T, e *testenv.Env, pid int) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 func request(t *testing.T, method string, port int, host, path, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, client.URL(port)+path, strings.NewReader(body))
