@@ -53,6 +53,9 @@ type answer struct {
 	keys     []string
 	// err says why the answer is not a health payload, for Health.
 	err error
+	// failed is set when the port could not be probed at all, so the
+	// scan cannot say whether anything listens there.
+	failed error
 }
 
 // wedged: the port is there but no complete answer came back in time.
@@ -71,6 +74,8 @@ func Health(ctx context.Context, port int, timeout time.Duration) (*api.Health, 
 	switch {
 	case ctx.Err() != nil:
 		return nil, nil, fmt.Errorf("probing health of port %d: %w", port, ctx.Err())
+	case a.failed != nil:
+		return nil, nil, fmt.Errorf("probing health of port %d: %w", port, a.failed)
 	case !a.listening:
 		return nil, nil, fmt.Errorf("probing health of port %d: %w", port, ErrNotListening)
 	case !a.complete:
@@ -82,55 +87,74 @@ func Health(ctx context.Context, port int, timeout time.Duration) (*api.Health, 
 }
 
 // Listening reports whether something listens on 127.0.0.1:port. A listener
-// too busy to accept (a connect that times out) counts as listening: the
-// port is not free.
+// too busy to accept counts as listening, and so does a port the connect
+// failed on for another reason than a refusal (out of descriptors or
+// source ports): it cannot be shown free, so a caller looking for a free
+// port moves on.
 func Listening(ctx context.Context, port int) bool {
-	conn, listening, _ := dial(ctx, port, DefaultConnectTimeout)
+	conn, state, _ := dial(ctx, port, DefaultConnectTimeout)
 	if conn != nil {
 		_ = conn.Close()
 	}
-	return listening
+	return state != portClosed
 }
 
 // probePort connects and, if that works, asks for /api/health over the same
 // connection, so a daemon sees exactly one request per scan.
 func probePort(ctx context.Context, port int, connectTimeout, healthTimeout time.Duration) answer {
 	a := answer{port: port}
-	conn, listening, err := dial(ctx, port, connectTimeout)
-	a.listening = listening
-	if conn == nil {
-		a.err = err
-		if a.err == nil {
-			a.err = fmt.Errorf("connecting to port %d: timed out", port)
-		}
+	conn, state, err := dial(ctx, port, connectTimeout)
+	switch state {
+	case portClosed:
+		return a
+	case portUnknown:
+		a.failed = err
+		return a
+	case portBusy:
+		a.listening = true
+		a.err = fmt.Errorf("connecting to port %d: no accept within %v", port, connectTimeout)
 		return a
 	}
 	defer conn.Close()
+	a.listening = true
 	exchange(ctx, conn, port, healthTimeout, &a)
 	return a
 }
 
-// dial connects to 127.0.0.1:port. It returns a nil conn with listening
-// true when the connect timed out: on loopback a closed port refuses at
-// once, so a timeout means a listener with a full backlog.
-func dial(ctx context.Context, port int, timeout time.Duration) (net.Conn, bool, error) {
+// portState is what a connect says about a port.
+type portState int
+
+const (
+	portClosed  portState = iota // refused: nothing listens
+	portOpen                     // connected
+	portBusy                     // connect timed out: a listener with a full backlog
+	portUnknown                  // the connect failed for another reason
+)
+
+// dial connects to 127.0.0.1:port. A conn is returned only for portOpen.
+func dial(ctx context.Context, port int, timeout time.Duration) (net.Conn, portState, error) {
 	d := net.Dialer{Timeout: timeout}
 	conn, err := d.DialContext(ctx, "tcp4", net.JoinHostPort(probeHost, strconv.Itoa(port)))
-	if err != nil {
-		var ne net.Error
-		if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() {
-			return nil, true, nil
-		}
-		return nil, false, fmt.Errorf("connecting to port %d: %w", port, err)
+	var ne net.Error
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, portUnknown, fmt.Errorf("connecting to port %d: %w", port, ctx.Err())
+	case isRefused(err):
+		return nil, portClosed, nil
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil, connectTimeoutState, nil
+	default:
+		return nil, portUnknown, fmt.Errorf("connecting to port %d: %w", port, err)
 	}
 	// With nothing listening, a connect to a port in the ephemeral range
 	// can pick that same port as its source and connect to itself (TCP
 	// simultaneous open). That is not a listener.
 	if conn.LocalAddr().String() == conn.RemoteAddr().String() {
 		_ = conn.Close()
-		return nil, false, fmt.Errorf("connecting to port %d: %w", port, ErrNotListening)
+		return nil, portClosed, nil
 	}
-	return conn, true, nil
+	return conn, portOpen, nil
 }
 
 // exchange sends GET /api/health and reads a bounded answer before the
@@ -158,7 +182,8 @@ func exchange(ctx context.Context, conn net.Conn, port int, timeout time.Duratio
 		a.err = fmt.Errorf("reading health answer of port %d: %w", port, err)
 		return
 	}
-	defer resp.Body.Close()
+	// The body is not closed: closing drains it, and the connection is
+	// closed right after anyway.
 	a.httpAnswered = true
 	wire.N += maxBodyWireBytes
 	body, err := io.ReadAll(io.LimitReader(resp.Body, api.MaxHealthBytes+1))

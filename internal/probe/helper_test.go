@@ -87,7 +87,11 @@ type helperProc struct {
 // it through its own process handle and reaps it.
 func startHelper(tb testing.TB, mode string, env ...string) helperProc {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", helperMarker)
+	return startHelperCmd(tb, exec.Command(os.Args[0], "-test.run=^$", helperMarker), mode, env...)
+}
+
+func startHelperCmd(tb testing.TB, cmd *exec.Cmd, mode string, env ...string) helperProc {
+	tb.Helper()
 	cmd.Env = append(append(os.Environ(), envHelper+"="+mode), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -8,27 +8,15 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
-
-	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 )
 
 // tcpListen is TCP_LISTEN, the st column of a listening socket in
 // /proc/net/tcp.
 const tcpListen = 0x0A
-
-// procRoot holds one directory per process.
-const procRoot = "/proc"
-
-// fdBatch is how many fd names are read from /proc/<pid>/fd at a time, so
-// a process with thousands of descriptors is left as soon as the wanted
-// sockets are found.
-const fdBatch = 64
 
 // loopbackV4 is the address every probe connects to.
 var loopbackV4 = net.IPv4(127, 0, 0, 1)
@@ -38,7 +26,7 @@ var procFS = sync.OnceValues(func() (procfs.FS, error) {
 	return procfs.NewFS(procfs.DefaultMountPoint)
 })
 
-// listenLine is one listening socket of /proc/net/tcp{,6}.
+// listenLine is one listening TCP socket (from sock_diag or /proc/net/tcp).
 type listenLine struct {
 	addr  net.IP
 	port  int
@@ -53,27 +41,81 @@ type socket struct {
 	uid   int
 }
 
-// resolveOwners maps each listening port (the keys of listeners, each with
-// the pids to try first) to the process that holds its socket. A port
-// whose socket or process cannot be found is absent or has PID 0; nothing
-// here is an error, because an unknown owner is a valid answer.
-func resolveOwners(ctx context.Context, listeners map[int][]int) map[int]owner {
-	if len(listeners) == 0 {
-		return nil
+// finder resolves the owners of one scan's listeners. The socket table is
+// read once in the background while the ports are being probed, and once
+// more, later, only if a port that answered is missing from it (a daemon
+// that started listening mid-scan).
+type finder struct {
+	early, late func() map[int]socket
+	euid        int
+}
+
+func newFinder(ports []int) *finder {
+	want := make(map[int]bool, len(ports))
+	for _, p := range ports {
+		want[p] = true
 	}
-	lines, err := listenLines()
-	if err != nil {
-		return nil
+	table := func() map[int]socket {
+		lines, err := listenLines()
+		if err != nil {
+			// An unreadable table leaves every owner unknown, which is
+			// a valid (and safe) answer, not a failed scan.
+			return nil
+		}
+		return pickSockets(lines, want)
 	}
-	socks := pickSockets(lines, listeners)
-	r := newResolver(socks)
-	for _, port := range slices.Sorted(maps.Keys(listeners)) {
-		for _, pid := range listeners[port] {
-			r.check(pid)
+	f := &finder{early: sync.OnceValue(table), late: sync.OnceValue(table), euid: os.Geteuid()}
+	go f.early()
+	return f
+}
+
+// socket returns the listening socket of port.
+func (f *finder) socket(port int) (socket, bool) {
+	if s, ok := f.early()[port]; ok {
+		return s, true
+	}
+	s, ok := f.late()[port]
+	return s, ok
+}
+
+// hinted tries the pids that probably own port. It reports done when the
+// question is settled: an owner was verified, or the OS shows no socket
+// for the port at all (so there is nothing to look for).
+func (f *finder) hinted(port int, pids []int) (o owner, done bool) {
+	s, ok := f.socket(port)
+	if !ok {
+		return unknownOwner, true
+	}
+	r := newResolver(map[int]socket{port: s}, f.euid)
+	for _, pid := range pids {
+		r.check(pid)
+	}
+	if h, ok := r.holder(s.inode); ok {
+		if o, ok := readOwner(h, s); ok {
+			return o, true
 		}
 	}
+	return owner{}, false
+}
+
+// rest finds the owners of ports that no hint settled, by scanning the
+// processes of each socket's user. Every port of ports is in the result.
+func (f *finder) rest(ctx context.Context, ports []int) map[int]owner {
+	socks := make(map[int]socket, len(ports))
+	out := make(map[int]owner, len(ports))
+	for _, port := range ports {
+		out[port] = unknownOwner
+		if s, ok := f.socket(port); ok {
+			socks[port] = s
+		}
+	}
+	if len(socks) == 0 {
+		return out
+	}
+	r := newResolver(socks, f.euid)
 	r.scan(ctx)
-	return r.owners(socks)
+	maps.Copy(out, r.owners(socks))
+	return out
 }
 
 // listenLines returns the listening TCP sockets of this network namespace:
@@ -87,17 +129,22 @@ func listenLines() ([]listenLine, error) {
 	return procListenLines()
 }
 
-// procListenLines reads the listening sockets from /proc/net/tcp{,6}.
+// procListenLines reads the listening sockets from /proc/net/tcp{,6}: the
+// fallback for kernels and sandboxes (gVisor, strict seccomp) that refuse
+// sock_diag. procfs deprecates these readers in favour of netlink, which is
+// what listenLines tries first.
 func procListenLines() ([]listenLine, error) {
 	fs, err := procFS()
 	if err != nil {
 		return nil, fmt.Errorf("opening /proc: %w", err)
 	}
+	//lint:ignore SA1019 fallback where sock_diag is refused; see above.
 	v4, err := fs.NetTCP()
 	if err != nil {
 		return nil, fmt.Errorf("reading /proc/net/tcp: %w", err)
 	}
 	// A kernel without IPv6 has no tcp6 table; that is not a failure.
+	//lint:ignore SA1019 fallback where sock_diag is refused; see above.
 	v6, err := fs.NetTCP6()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("reading /proc/net/tcp6: %w", err)
@@ -131,14 +178,14 @@ func reachTier(ip net.IP) int {
 // receives 127.0.0.1 connections. When several distinct sockets tie (for
 // example SO_REUSEPORT), which one answered cannot be known, so the port
 // gets none and its owner stays unknown.
-func pickSockets(lines []listenLine, ports map[int][]int) map[int]socket {
+func pickSockets(lines []listenLine, ports map[int]bool) map[int]socket {
 	type best struct {
 		tier  int
 		socks []socket
 	}
 	bests := make(map[int]best)
 	for _, l := range lines {
-		if _, ok := ports[l.port]; !ok || l.inode == 0 {
+		if !ports[l.port] || l.inode == 0 {
 			continue
 		}
 		tier := reachTier(l.addr)
@@ -160,165 +207,4 @@ func pickSockets(lines []listenLine, ports map[int][]int) map[int]socket {
 		}
 	}
 	return out
-}
-
-// holder is where a socket inode was found: a pid and its fd number.
-type holder struct {
-	pid int
-	fd  string
-}
-
-// resolver finds the processes that hold a set of socket inodes.
-type resolver struct {
-	pending map[uint64]int // inode → socket uid, still to find
-	byUID   map[int]int    // socket uid → how many pending inodes it owns
-	found   map[uint64]holder
-	checked map[int]bool
-	euid    int
-}
-
-func newResolver(socks map[int]socket) *resolver {
-	r := &resolver{
-		pending: make(map[uint64]int, len(socks)),
-		byUID:   make(map[int]int),
-		found:   make(map[uint64]holder, len(socks)),
-		checked: make(map[int]bool),
-		euid:    os.Geteuid(),
-	}
-	for _, s := range socks {
-		r.pending[s.inode] = s.uid
-		r.byUID[s.uid]++
-	}
-	return r
-}
-
-// check looks through pid's descriptors for pending sockets. A pid that
-// vanished or belongs to another user simply holds nothing we can see.
-func (r *resolver) check(pid int) {
-	if pid <= 0 || r.checked[pid] || len(r.pending) == 0 {
-		return
-	}
-	r.checked[pid] = true
-	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
-	f, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	for len(r.pending) > 0 {
-		names, err := f.Readdirnames(fdBatch)
-		for _, name := range names {
-			inode, ok := socketInode(dir + "/" + name)
-			if uid, want := r.pending[inode]; ok && want {
-				delete(r.pending, inode)
-				r.byUID[uid]--
-				r.found[inode] = holder{pid: pid, fd: name}
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// scan visits the processes that could hold a pending socket: those whose
-// /proc directory belongs to the socket's uid, and only when this process
-// may read their descriptors at all. It stops once nothing is pending.
-func (r *resolver) scan(ctx context.Context) {
-	if !r.anyInspectable() {
-		return
-	}
-	d, err := os.Open(procRoot)
-	if err != nil {
-		return
-	}
-	names, err := d.Readdirnames(-1)
-	_ = d.Close()
-	if err != nil {
-		return
-	}
-	for _, name := range names {
-		if len(r.pending) == 0 || ctx.Err() != nil {
-			return
-		}
-		pid, err := strconv.Atoi(name)
-		if err != nil || r.checked[pid] {
-			continue
-		}
-		var st unix.Stat_t
-		if unix.Stat(procRoot+"/"+name, &st) != nil {
-			continue
-		}
-		if uid := int(st.Uid); r.byUID[uid] > 0 && r.mayInspect(uid) {
-			r.check(pid)
-		}
-	}
-}
-
-// anyInspectable reports whether some pending socket belongs to a uid
-// whose processes this process may inspect.
-func (r *resolver) anyInspectable() bool {
-	for uid, n := range r.byUID {
-		if n > 0 && r.mayInspect(uid) {
-			return true
-		}
-	}
-	return false
-}
-
-// mayInspect reports whether this process can read the descriptors of a
-// process owned by uid: its own, or anyone's as root. Trying others would
-// cost a permission error per process and find nothing.
-func (r *resolver) mayInspect(uid int) bool { return r.euid == 0 || r.euid == uid }
-
-// owners reads each found holder and keeps it only if it still holds the
-// socket afterwards. A pid cannot pass to a new process that already holds
-// this very socket, so the re-check proves the Info read in between
-// describes the socket's owner, not a process that reused its pid. The
-// reads run concurrently: each costs tens of microseconds of kernel time,
-// and a range may hold dozens of daemons.
-func (r *resolver) owners(socks map[int]socket) map[int]owner {
-	out := make(map[int]owner, len(socks))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for port, s := range socks {
-		wg.Go(func() {
-			o := owner{uid: s.uid, info: procinfo.Info{UID: -1}}
-			if h, ok := r.found[s.inode]; ok {
-				info, err := procinfo.Read(h.pid)
-				if err == nil && !info.Zombie && holds(h, s.inode) {
-					o.info = info
-				}
-			}
-			mu.Lock()
-			out[port] = o
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return out
-}
-
-// holds reports whether h's descriptor still refers to the socket inode.
-func holds(h holder, inode uint64) bool {
-	got, ok := socketInode(procRoot + "/" + strconv.Itoa(h.pid) + "/fd/" + h.fd)
-	return ok && got == inode
-}
-
-// socketInode reads an fd link and returns N from its "socket:[N]" target.
-func socketInode(link string) (uint64, bool) {
-	target, err := os.Readlink(link)
-	if err != nil {
-		return 0, false
-	}
-	digits, ok := strings.CutPrefix(target, "socket:[")
-	if !ok {
-		return 0, false
-	}
-	digits, ok = strings.CutSuffix(digits, "]")
-	if !ok {
-		return 0, false
-	}
-	inode, err := strconv.ParseUint(digits, 10, 64)
-	return inode, err == nil
 }

@@ -3,6 +3,7 @@ package probe
 import (
 	"cmp"
 	"context"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -151,7 +152,7 @@ func TestPickSockets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := pickSockets(tt.lines, map[int][]int{9401: nil})
+			got := pickSockets(tt.lines, map[int]bool{9401: true})
 			gotInodes := make(map[int]uint64, len(got))
 			for port, s := range got {
 				gotInodes[port] = s.inode
@@ -172,9 +173,10 @@ func TestPickSockets(t *testing.T) {
 }
 
 func TestResolveOwners_PortWithoutSocketIsUnknown(t *testing.T) {
-	owners := resolveOwners(context.Background(), map[int][]int{closedPort(t): {os.Getpid()}})
-	for port, o := range owners {
-		t.Errorf("port %d: owner %+v, want none", port, o)
+	port := closedPort(t)
+	owners := resolveOwners(context.Background(), map[int][]int{port: {os.Getpid()}})
+	if o := owners[port]; o.info.PID != 0 || o.uid != -1 {
+		t.Errorf("port %d: owner %+v, want unknown", port, o)
 	}
 }
 
@@ -210,4 +212,21 @@ func TestListenLines_SockDiagAgreesWithProc(t *testing.T) {
 	if len(fast) == 0 {
 		t.Error("no listening socket found")
 	}
+}
+
+// resolveOwners resolves listeners (port → pids to try first) the way Scan
+// does, without probing them.
+func resolveOwners(ctx context.Context, listeners map[int][]int) map[int]owner {
+	f := newFinder(slices.Collect(maps.Keys(listeners)))
+	out := make(map[int]owner, len(listeners))
+	var rest []int
+	for port, pids := range listeners {
+		if o, done := f.hinted(port, pids); done {
+			out[port] = o
+		} else {
+			rest = append(rest, port)
+		}
+	}
+	maps.Copy(out, f.rest(ctx, rest))
+	return out
 }

@@ -5,9 +5,12 @@
 // given, all at once, so a range full of wedged listeners costs one timeout.
 //
 // A health self-report is never taken as the owner: the owner is whoever
-// holds the socket's inode according to /proc. Where the OS cannot tell
-// (another user's process, a platform without /proc), the pid is unknown
-// and the classifier degrades rather than acts (SPEC §14).
+// holds the listening socket's inode, as the kernel reports it (sock_diag,
+// or /proc/net/tcp where netlink is refused, then /proc/<pid>/fd). A
+// self-report or a caller's hint only says which process to look at first.
+// Where the OS cannot tell (another user's process, a platform without
+// /proc), the pid is unknown and the classifier degrades rather than acts
+// (SPEC §14).
 package probe
 
 import (
@@ -64,56 +67,75 @@ func (o Options) withDefaults() Options {
 // Scan probes every port of opts.Ports and returns one Evidence per port
 // where something listens on 127.0.0.1, sorted by port. Ports with nothing
 // listening are absent. An error means the scan as a whole failed (invalid
-// ports, a cancelled context); what cannot be learnt about one listener is
-// left unknown in its Evidence instead.
+// ports, a cancelled context, a port that could not be probed at all);
+// what cannot be learnt about one listener is left unknown in its Evidence
+// instead.
 func Scan(ctx context.Context, opts Options) ([]classify.Evidence, error) {
 	opts = opts.withDefaults()
 	ports, err := validPorts(opts.Ports)
 	if err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}
-	answers := probeAll(ctx, ports, opts)
+	f := newFinder(ports)
+	results := probeAll(ctx, ports, opts, f)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}
 
-	var listening []answer
-	hints := make(map[int][]int)
-	for _, a := range answers {
-		if !a.listening {
-			continue
+	var unsettled []int
+	for _, r := range results {
+		if r.failed != nil {
+			// A port that could not be probed might hide a listener; a
+			// scan that silently left it out would report a clean range.
+			return nil, fmt.Errorf("scanning ports: %w", r.failed)
 		}
-		listening = append(listening, a)
-		hints[a.port] = hintPIDs(opts.Hints[a.port], a)
+		if r.listening && !r.settled {
+			unsettled = append(unsettled, r.port)
+		}
 	}
-	owners := resolveOwners(ctx, hints)
+	rest := f.rest(ctx, unsettled)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("finding listener owners: %w", err)
 	}
 
-	evs := make([]classify.Evidence, 0, len(listening))
-	for _, a := range listening {
-		o, ok := owners[a.port]
-		if !ok {
-			o = unknownOwner
+	evs := make([]classify.Evidence, 0, len(results))
+	for _, r := range results {
+		if !r.listening {
+			continue
 		}
-		evs = append(evs, evidence(a, o))
+		o := r.owner
+		if !r.settled {
+			o = rest[r.port]
+		}
+		evs = append(evs, evidence(r.answer, o))
 	}
 	return evs, nil
 }
 
-// probeAll probes every port concurrently and returns the answers in the
-// order of ports.
-func probeAll(ctx context.Context, ports []int, opts Options) []answer {
-	answers := make([]answer, len(ports))
+// result is one port's answer and, when a hint settled it, its owner.
+type result struct {
+	answer
+	owner   owner
+	settled bool
+}
+
+// probeAll probes every port concurrently and returns the results in the
+// order of ports. Each listener's hinted owner is checked as soon as its
+// answer is in, while other ports are still being probed.
+func probeAll(ctx context.Context, ports []int, opts Options, f *finder) []result {
+	results := make([]result, len(ports))
 	var wg sync.WaitGroup
 	for i, port := range ports {
 		wg.Go(func() {
-			answers[i] = probePort(ctx, port, opts.ConnectTimeout, opts.HealthTimeout)
+			r := result{answer: probePort(ctx, port, opts.ConnectTimeout, opts.HealthTimeout)}
+			if r.listening && ctx.Err() == nil {
+				r.owner, r.settled = f.hinted(port, hintPIDs(opts.Hints[port], r.answer))
+			}
+			results[i] = r
 		})
 	}
 	wg.Wait()
-	return answers
+	return results
 }
 
 // hintPIDs lists where to look for a port's owner first: the caller's hint,

@@ -1,0 +1,246 @@
+package probe
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+)
+
+// procRoot holds one directory per process.
+const procRoot = "/proc"
+
+// fdBatch is how many fd names are read from /proc/<pid>/fd at a time, so
+// a process with thousands of descriptors is left as soon as the wanted
+// sockets are found.
+const fdBatch = 64
+
+// holder is where a socket inode was found: a pid and its fd number.
+type holder struct {
+	pid int
+	fd  string
+}
+
+// resolver finds the processes that hold a set of socket inodes. Its
+// methods are safe for concurrent use.
+type resolver struct {
+	euid int
+
+	mu      sync.Mutex
+	pending map[uint64]int // inode → socket uid, still to find
+	byUID   map[int]int    // socket uid → how many pending inodes it owns
+	found   map[uint64]holder
+}
+
+func newResolver(socks map[int]socket, euid int) *resolver {
+	r := &resolver{
+		euid:    euid,
+		pending: make(map[uint64]int, len(socks)),
+		byUID:   make(map[int]int),
+		found:   make(map[uint64]holder, len(socks)),
+	}
+	for _, s := range socks {
+		r.pending[s.inode] = s.uid
+		r.byUID[s.uid]++
+	}
+	return r
+}
+
+// done reports whether every socket has been found.
+func (r *resolver) done() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending) == 0
+}
+
+// wantsUID reports whether a process of uid may hold a pending socket that
+// this process is able to see.
+func (r *resolver) wantsUID(uid int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byUID[uid] > 0 && r.mayInspect(uid)
+}
+
+// claim records that pid holds inode through fd, if inode is pending.
+func (r *resolver) claim(inode uint64, pid int, fd string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if uid, ok := r.pending[inode]; ok {
+		delete(r.pending, inode)
+		r.byUID[uid]--
+		r.found[inode] = holder{pid: pid, fd: fd}
+	}
+}
+
+// holder returns where inode was found.
+func (r *resolver) holder(inode uint64) (holder, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, ok := r.found[inode]
+	return h, ok
+}
+
+// check looks through pid's descriptors for pending sockets. A pid that
+// vanished or belongs to another user simply holds nothing we can see. A
+// socket shared by several processes (inherited across a fork) is credited
+// to the first one found; its argv, not this choice, decides what the
+// classifier may do with it.
+func (r *resolver) check(pid int) {
+	if pid <= 0 || r.done() {
+		return
+	}
+	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
+	f, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	for !r.done() {
+		names, err := f.Readdirnames(fdBatch)
+		for _, name := range names {
+			if inode, ok := socketInode(dir + "/" + name); ok {
+				r.claim(inode, pid, name)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// maxScanWorkers bounds the goroutines that scan /proc. The work is
+// syscalls on /proc: it scales with cores, and beyond a few workers they
+// only contend for the same kernel locks.
+const maxScanWorkers = 4
+
+// scan visits the processes that could hold a pending socket: those whose
+// /proc directory belongs to the socket's uid, and only when this process
+// may read their descriptors at all. It stops once nothing is pending.
+func (r *resolver) scan(ctx context.Context) {
+	if !r.anyInspectable() {
+		return
+	}
+	d, err := os.Open(procRoot)
+	if err != nil {
+		return
+	}
+	names, err := d.Readdirnames(-1)
+	_ = d.Close()
+	if err != nil {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), maxScanWorkers) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(names) || r.done() || ctx.Err() != nil {
+					return
+				}
+				r.visit(names[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// visit checks one /proc entry if it is a process of a wanted uid.
+func (r *resolver) visit(name string) {
+	pid, err := strconv.Atoi(name)
+	if err != nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Stat(procRoot+"/"+name, &st) != nil {
+		return
+	}
+	if r.wantsUID(int(st.Uid)) {
+		r.check(pid)
+	}
+}
+
+// anyInspectable reports whether some pending socket belongs to a uid
+// whose processes this process may inspect.
+func (r *resolver) anyInspectable() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for uid, n := range r.byUID {
+		if n > 0 && r.mayInspect(uid) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayInspect reports whether this process can read the descriptors of a
+// process owned by uid: its own, or anyone's as root. Trying others would
+// cost a permission error per process and find nothing.
+func (r *resolver) mayInspect(uid int) bool { return r.euid == 0 || r.euid == uid }
+
+// owners reads the holder of each found socket, concurrently: each read
+// costs tens of microseconds of kernel time, and a range may hold dozens of
+// daemons. Sockets whose holder was not found have an unknown owner.
+func (r *resolver) owners(socks map[int]socket) map[int]owner {
+	out := make(map[int]owner, len(socks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for port, s := range socks {
+		wg.Go(func() {
+			o := owner{uid: s.uid, info: procinfo.Info{UID: -1}}
+			if h, ok := r.holder(s.inode); ok {
+				if found, ok := readOwner(h, s); ok {
+					o = found
+				}
+			}
+			mu.Lock()
+			out[port] = o
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// readOwner reads the process h names and keeps it only if it still holds
+// the socket afterwards. A pid cannot pass to a new process that already
+// holds this very socket, so the re-check proves the Info read in between
+// describes the socket's owner, not a process that reused its pid.
+func readOwner(h holder, s socket) (owner, bool) {
+	info, err := procinfo.Read(h.pid)
+	if err != nil || info.Zombie || !holds(h, s.inode) {
+		return owner{}, false
+	}
+	return owner{uid: s.uid, info: info}, true
+}
+
+// holds reports whether h's descriptor still refers to the socket inode.
+func holds(h holder, inode uint64) bool {
+	got, ok := socketInode(procRoot + "/" + strconv.Itoa(h.pid) + "/fd/" + h.fd)
+	return ok && got == inode
+}
+
+// socketInode reads an fd link and returns N from its "socket:[N]" target.
+func socketInode(link string) (uint64, bool) {
+	target, err := os.Readlink(link)
+	if err != nil {
+		return 0, false
+	}
+	digits, ok := strings.CutPrefix(target, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	digits, ok = strings.CutSuffix(digits, "]")
+	if !ok {
+		return 0, false
+	}
+	inode, err := strconv.ParseUint(digits, 10, 64)
+	return inode, err == nil
+}
