@@ -100,6 +100,7 @@ Stale daemons are found and cleaned with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
+		RunE:          func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -110,6 +111,7 @@ Stale daemons are found and cleaned with:
 		newSyncCmd(io),
 		newSyncDaemonCmd(io),
 		newAuthCmd(io),
+		newDashboardCmd(io), newDashboardDaemonCmd(io),
 	)
 	return root
 }

@@ -1,0 +1,65 @@
+package paths
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestRootHonoursSpecKittyHome(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvHome, dir)
+	if got, err := Root(); err != nil || got != dir {
+		t.Fatalf("Root() = %q, %v; want %q", got, err, dir)
+	}
+	t.Setenv(EnvHome, "")
+	t.Setenv("HOME", dir)
+	if got, _ := Root(); got != filepath.Join(dir, ".spec-kitty") {
+		t.Fatalf("Root() without SPEC_KITTY_HOME = %q", got)
+	}
+}
+
+func TestScopeIDResolvesSymlinks(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "root")
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ScopeID(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ScopeID(target)
+	if a != b {
+		t.Fatalf("ScopeID(link) = %q, ScopeID(target) = %q: want one scope", a, b)
+	}
+}
+
+func TestScopeIDCreatesAFreshRoot(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "a", "b")
+	id, err := ScopeID(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(id); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("fresh root: %v %v", fi, err)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "f")
+	if err := WriteFileAtomic(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(path, []byte("two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if string(data) != "two" || len(entries) != 1 {
+		t.Fatalf("content %q, %d entries (temp files left?)", data, len(entries))
+	}
+}
