@@ -1,0 +1,67 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/doctor"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
+)
+
+// overviewTTL is how long one scan answers every page asking for it. The
+// page refreshes every few seconds; a second keeps several open tabs from
+// each probing all fifty sync ports while still showing fresh state.
+const overviewTTL = time.Second
+
+// overviewTimeout bounds one scan: a wedged range costs one health timeout
+// (600 ms, SPEC §14), plus the recorded daemon's check.
+const overviewTimeout = 5 * time.Second
+
+// errNoOverview reports a server started without an overview source.
+var errNoOverview = errors.New("no sync overview configured")
+
+// SyncOverview returns the overview of a scope: the same read-only report as
+// `spec-kitty auth doctor --json`. It never cleans, spawns or writes.
+func SyncOverview(layout paths.Layout, version, exe string) Overview {
+	return func(ctx context.Context) (api.DoctorReport, error) {
+		scan, err := doctor.ScanScope(ctx, layout, version, exe)
+		if err != nil {
+			return api.DoctorReport{}, err
+		}
+		return doctor.Report(ctx, scan), nil
+	}
+}
+
+// overviewCache runs at most one scan at a time and shares its result for
+// overviewTTL.
+type overviewCache struct {
+	source Overview
+
+	mu   sync.Mutex
+	at   time.Time
+	last api.DoctorReport
+	err  error
+}
+
+func newOverviewCache(source Overview) *overviewCache { return &overviewCache{source: source} }
+
+func (c *overviewCache) get(ctx context.Context) (api.DoctorReport, error) {
+	if c.source == nil {
+		return api.DoctorReport{}, errNoOverview
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < overviewTTL {
+		return c.last, c.err
+	}
+	// The scan is not tied to one request: a closed tab must not leave the
+	// next one with a cancelled result.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), overviewTimeout)
+	defer cancel()
+	c.last, c.err = c.source(sctx)
+	c.at = time.Now()
+	return c.last, c.err
+}

@@ -1,0 +1,191 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/loopback"
+)
+
+// shutdownGrace bounds a graceful exit: open page requests finish. Shorter
+// than a cleaner's wait before it escalates to SIGTERM.
+const shutdownGrace = 2 * time.Second
+
+// Overview produces the read-only report the page shows: the `auth doctor
+// --json` report of the scope's sync range.
+type Overview func(ctx context.Context) (api.DoctorReport, error)
+
+// Config is what a dashboard daemon is started with.
+type Config struct {
+	Port    int
+	Project string // absolute, symlink-resolved
+	Token   string
+	Version string
+	Exe     string // reported as owner.executable_path
+	// Overview feeds GET /api/sync-overview; nil answers 503.
+	Overview Overview
+	Logger   *slog.Logger
+	// Ready, when set, is told once whether the listener is bound.
+	Ready func(error)
+}
+
+// Server is one running dashboard daemon.
+type Server struct {
+	cfg       Config
+	startedAt time.Time
+	log       *slog.Logger
+	overview  *overviewCache
+
+	stopOnce sync.Once
+	stop     chan string
+}
+
+// NewServer prepares a dashboard daemon; Run starts it.
+func NewServer(cfg Config) *Server {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		cfg:       cfg,
+		startedAt: time.Now().UTC(),
+		log:       log.With("pid", os.Getpid(), "port", cfg.Port, "family", api.FamilyDashboard),
+		overview:  newOverviewCache(cfg.Overview),
+		stop:      make(chan string, 1),
+	}
+}
+
+// Run binds the port and serves until ctx ends or an authenticated shutdown
+// arrives.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback.Addr, strconv.Itoa(s.cfg.Port)))
+	if s.cfg.Ready != nil {
+		s.cfg.Ready(err)
+	}
+	if err != nil {
+		return fmt.Errorf("binding port %d: %w", s.cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 2 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.log.Info("dashboard started", "version", s.cfg.Version, "project", s.cfg.Project)
+
+	reason := ""
+	select {
+	case <-ctx.Done():
+		reason = "signal"
+	case reason = <-s.stop:
+	case err := <-serveErr:
+		return fmt.Errorf("serving: %w", err)
+	}
+	s.log.Info("dashboard stopping", "reason", reason)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// Handler is the dashboard's whole HTTP surface behind the loopback guard.
+// Browser requests from the page's own origin are allowed; the control
+// endpoints still need the token, which the page never has.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/health", s.handleHealth)
+	mux.HandleFunc("POST /api/shutdown", s.handleShutdown)
+	mux.HandleFunc("POST /api/auth/challenge", s.handleChallenge)
+	mux.HandleFunc("GET /api/sync-overview", s.handleOverview)
+	page := pageHandler()
+	for _, path := range pagePaths {
+		mux.Handle("GET "+path, page)
+	}
+	return loopback.Guard(mux, true)
+}
+
+// Health is the health payload: family dashboard and the project. It never
+// contains the token.
+func (s *Server) Health() api.Health {
+	return api.Health{
+		Status:          "ok",
+		DaemonFamily:    api.FamilyDashboard,
+		ProtocolVersion: api.ProtocolVersion,
+		PackageVersion:  s.cfg.Version,
+		ProjectPath:     s.cfg.Project,
+		Owner: &api.Owner{
+			PID:            os.Getpid(),
+			Port:           s.cfg.Port,
+			PackageVersion: s.cfg.Version,
+			ExecutablePath: s.cfg.Exe,
+			StartedAt:      s.startedAt,
+		},
+	}
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	loopback.WriteJSON(w, http.StatusOK, s.Health())
+}
+
+func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
+	var req api.ShutdownRequest
+	if !loopback.DecodeJSON(w, r, loopback.MaxControlBody, &req) || !s.authorize(w, req.Token) {
+		return
+	}
+	loopback.WriteJSON(w, http.StatusOK, api.ShutdownResponse{Status: "stopping"})
+	s.requestStop("shutdown request")
+}
+
+// handleChallenge proves the daemon holds the token without revealing it,
+// exactly as the sync daemon does, so one client serves both families.
+func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	var req api.ChallengeRequest
+	if !loopback.DecodeJSON(w, r, loopback.MaxControlBody, &req) {
+		return
+	}
+	if req.Nonce == "" || len(req.Nonce) > 256 {
+		loopback.WriteError(w, http.StatusBadRequest, "nonce must be 1-256 characters")
+		return
+	}
+	loopback.WriteJSON(w, http.StatusOK, api.ChallengeResponse{MAC: client.MAC(s.cfg.Token, req.Nonce)})
+}
+
+func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.overview.get(r.Context())
+	if err != nil {
+		loopback.WriteError(w, http.StatusServiceUnavailable, "scanning the sync range: %v", err)
+		return
+	}
+	loopback.WriteJSON(w, http.StatusOK, rep)
+}
+
+// authorize checks a request's token in constant time and writes the 403.
+func (s *Server) authorize(w http.ResponseWriter, token string) bool {
+	if s.cfg.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) != 1 {
+		loopback.WriteError(w, http.StatusForbidden, "invalid token")
+		return false
+	}
+	return true
+}
+
+// requestStop ends Run with reason; later calls are ignored.
+func (s *Server) requestStop(reason string) {
+	s.stopOnce.Do(func() { s.stop <- reason })
+}

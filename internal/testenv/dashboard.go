@@ -1,0 +1,145 @@
+//go:build linux
+
+package testenv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/procfs"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/dashboard"
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
+)
+
+// NewProject returns a fresh, symlink-resolved project directory under the
+// test's temp dir. Every dashboard daemon whose argv names it (or a
+// directory below it) is killed by PID when the test ends, including ones
+// that `spec-kitty dashboard` started.
+func (e *Env) NewProject() string {
+	e.t.Helper()
+	dir, err := filepath.EvalSymlinks(e.t.TempDir())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { KillDashboards(e.t, dir) })
+	return dir
+}
+
+// DashboardOpts shape a dashboard daemon started directly in the
+// production argv `__dashboard-daemon --port=<N> --project=<dir>`.
+type DashboardOpts struct {
+	Port int
+	// Project is the project directory; "" means a new one.
+	Project string
+	// Version is SPEC_KITTY_CLI_VERSION; "" for the build's own.
+	Version string
+	// Record writes <project>/.kittify/.dashboard naming the daemon, as
+	// `spec-kitty dashboard` does: a live dashboard. Without it the
+	// dashboard is an orphan that no project records.
+	Record bool
+}
+
+// SpawnDashboard starts a real dashboard daemon and waits until it answers
+// health as a dashboard with its own pid.
+func (e *Env) SpawnDashboard(o DashboardOpts) *Proc {
+	e.t.Helper()
+	project := o.Project
+	if project == "" {
+		project = e.NewProject()
+	}
+	argv := append([]string{Bin()}, dashboard.Argv(o.Port, project)...)
+	env := e.Environ()
+	if o.Version != "" {
+		env = append(env, "SPEC_KITTY_CLI_VERSION="+o.Version)
+	}
+	token := lifecycle.NewToken()
+	p := e.start(Bin(), argv, env, token+"\n", o.Port)
+	p.Token = token
+	e.waitDashboard(p, project)
+	if o.Record {
+		rec := statefile.Record{URL: client.URL(o.Port), Port: o.Port, Token: token, PID: p.PID}
+		if err := os.MkdirAll(filepath.Join(project, dashboard.MetaDir), 0o700); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := statefile.Write(dashboard.StateFile(project), rec); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func (e *Env) waitDashboard(p *Proc, project string) {
+	e.t.Helper()
+	ok := poll(readyWait, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		h, err := client.New(p.Port).Health(ctx)
+		return p.Exited() || (err == nil && h.DaemonFamily == api.FamilyDashboard &&
+			h.ProjectPath == project && h.Owner != nil && h.Owner.PID == p.PID)
+	})
+	if !ok || p.Exited() {
+		e.t.Fatalf("dashboard %v on port %d not healthy within %v (exited: %v)", p.Argv, p.Port, readyWait, p.Exited())
+	}
+}
+
+// DashboardPIDs lists live dashboard daemons (argv[1] `__dashboard-daemon`)
+// whose --project is under (or is) dir.
+func DashboardPIDs(dir string) []int {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return nil
+	}
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, p := range procs {
+		argv, err := p.CmdLine()
+		if err != nil || len(argv) < 2 || argv[1] != dashboard.DaemonCommand {
+			continue
+		}
+		for _, a := range argv[2:] {
+			project, ok := strings.CutPrefix(a, dashboard.FlagProject)
+			if ok && (project == dir || strings.HasPrefix(project, dir+string(filepath.Separator))) && procinfo.Alive(p.PID) {
+				out = append(out, p.PID)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// KillDashboards kills, by PID, every dashboard daemon of a project under
+// dir (a test's private temp dir, so only the test's own dashboards), and
+// waits until they are gone.
+func KillDashboards(t testing.TB, dir string) {
+	for _, pid := range DashboardPIDs(dir) {
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Signal(syscall.SIGCONT)
+			_ = p.Kill()
+		}
+		if !WaitExited(pid, readyWait) {
+			t.Errorf("cleanup: dashboard pid %d of %s survived SIGKILL", pid, dir)
+		}
+	}
+}
+
+// ReadDashboardRecord reads a project's .dashboard.
+func ReadDashboardRecord(project string) (statefile.Record, error) {
+	return statefile.Read(dashboard.StateFile(project))
+}
+
+// DashboardPortString is the --port= argument of a dashboard on port.
+func DashboardPortString(port int) string { return dashboard.FlagPort + strconv.Itoa(port) }

@@ -1,0 +1,151 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/testenv"
+)
+
+// envDashboardScreenshot names a PNG file that the browser test writes the
+// page to, for a person to look at. Unset: no screenshot.
+const envDashboardScreenshot = "SPEC_KITTY_DASHBOARD_SCREENSHOT"
+
+// browserWait bounds the whole browser session: Chromium starts in about a
+// second; the page shows its first scan within one refresh.
+const browserWait = 60 * time.Second
+
+// chromiumPath finds Debian's chromium. Without it the test fails under CI
+// (which installs it) and is skipped elsewhere.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const msg = "chromium is not installed: the dashboard page cannot be checked in a browser (apt-get install -y chromium)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// TestDashboard_PageInChromium: the page, loaded in headless Chromium, shows
+// the scope's live sync daemon and the orphans with their classes, and the
+// command that cleans them.
+func TestDashboard_PageInChromium(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := testenv.New(t)
+	var live api.StartResult
+	e.MustJSON(&live, "sync", "start", "--json")
+	ports := testenv.FreePorts(t, api.SyncRange, 3)
+	stale := e.SpawnDaemon(testenv.DaemonOpts{Port: ports[0], Version: "3.2.2"})
+	noMarker := ""
+	preMarker := e.SpawnDaemon(testenv.DaemonOpts{Port: ports[1], Root: &noMarker})
+	e.ThirdPartyHTTP(ports[2], "somebody else's server")
+	dash := dashStart(t, e, e.NewProject())
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	// The first action starts the browser and must not carry a timeout;
+	// later ones are bounded.
+	if err := chromedp.Do(browser, chromedp.Navigate(dash.URL+"/")); err != nil {
+		t.Fatalf("loading %s in chromium: %v", dash.URL, err)
+	}
+	ctx, cancel := context.WithTimeout(browser, browserWait)
+	defer cancel()
+
+	row := func(port int, class string) chromedp.CSS {
+		return chromedp.CSS(fmt.Sprintf(`#listeners tr[data-port="%d"][data-class=%q]`, port, class))
+	}
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`#live[data-state="live"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#stat-daemon[data-state="active"]`)),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#listeners tr[data-port="%d"][data-live="true"]`, live.Port))),
+		chromedp.WaitVisible(row(stale.Port, api.ClassSafeAuto)),
+		chromedp.WaitVisible(row(preMarker.Port, api.ClassOperatorRequired)),
+		chromedp.WaitVisible(row(ports[2], api.ClassNeverTouch)),
+	)
+	if err != nil {
+		body, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("the page never showed the listeners: %v\npage text:\n%s", err, body)
+	}
+
+	texts := map[string]string{}
+	for _, sel := range []string{"#listeners", "#daemon", "#findings", "#project", "#stat-stale-value"} {
+		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		texts[sel] = txt
+	}
+	wantIn := map[string][]string{
+		"#listeners": {
+			itoa(live.PID), "live",
+			itoa(stale.PID), "3.2.2", api.ClassSafeAuto, api.StaleVersion,
+			itoa(preMarker.PID), api.ClassOperatorRequired, api.SkipPreMarker,
+			api.ClassNeverTouch, api.SkipThirdParty,
+		},
+		"#daemon":           {"running and healthy", itoa(live.PID), itoa(live.Port), e.Home},
+		"#findings":         {"spec-kitty auth doctor --reset", "spec-kitty auth doctor --reset --force"},
+		"#project":          {dash.ProjectPath},
+		"#stat-stale-value": {"1"},
+	}
+	for sel, wants := range wantIn {
+		for _, w := range wants {
+			if !strings.Contains(texts[sel], w) {
+				t.Errorf("%s does not show %q:\n%s", sel, w, texts[sel])
+			}
+		}
+	}
+
+	if path := os.Getenv(envDashboardScreenshot); path != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(path, png, 0o644)
+		}
+		if err != nil {
+			t.Errorf("screenshot: %v", err)
+		}
+	}
+
+	// Looking is all the page does: every listener it showed still runs.
+	for _, p := range []*testenv.Proc{stale, preMarker} {
+		if p.Exited() {
+			t.Errorf("pid %d on port %d exited while the page was open", p.PID, p.Port)
+		}
+	}
+	assertLiveSync(t, live)
+}
+
+func assertLiveSync(t *testing.T, live api.StartResult) {
+	t.Helper()
+	if h := dashHealth(t, live.Port); h.Owner == nil || h.Owner.PID != live.PID {
+		t.Fatalf("the live sync daemon pid %d on port %d no longer answers as itself", live.PID, live.Port)
+	}
+}
