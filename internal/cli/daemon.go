@@ -2,11 +2,9 @@ package cli
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/syncd"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
@@ -49,7 +48,7 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 				Token:   readToken(ios.In),
 				Version: version.Current(),
 				Logger:  logger,
-				Ready:   readyReporter(),
+				Ready:   spawn.ReadyReporter(),
 			})
 			if err := d.Run(cmd.Context()); err != nil {
 				logger.Error("sync daemon failed", "err", err)
@@ -83,7 +82,7 @@ func daemonLayout(root string) (paths.Layout, error) {
 // one when stdin is a terminal, empty or silent.
 func readToken(in io.Reader) string {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return lifecycle.NewToken()
+		return spawn.NewToken()
 	}
 	line := make(chan string, 1)
 	go func() {
@@ -97,24 +96,5 @@ func readToken(in io.Reader) string {
 		}
 	case <-time.After(tokenReadWait):
 	}
-	return lifecycle.NewToken()
-}
-
-// readyReporter tells the spawner, over the inherited descriptor, whether
-// the port was bound.
-func readyReporter() func(error) {
-	fd, err := strconv.Atoi(os.Getenv(lifecycle.EnvReadyFD))
-	os.Unsetenv(lifecycle.EnvReadyFD)
-	if err != nil || fd < 3 {
-		return nil
-	}
-	f := os.NewFile(uintptr(fd), "ready")
-	return func(bindErr error) {
-		if bindErr != nil {
-			fmt.Fprintf(f, "error: %v\n", bindErr)
-		} else {
-			fmt.Fprintln(f, "ok")
-		}
-		f.Close()
-	}
+	return spawn.NewToken()
 }

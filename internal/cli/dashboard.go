@@ -13,6 +13,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/dashboard"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
@@ -165,7 +166,7 @@ func newDashboardDaemonCmd(ios *IOStreams) *cobra.Command {
 				Exe:      exe,
 				Overview: dashboard.SyncOverview(l, version.Current(), exe),
 				Logger:   logger,
-				Ready:    readyReporter(),
+				Ready:    spawn.ReadyReporter(),
 			})
 			if err := srv.Run(cmd.Context()); err != nil {
 				logger.Error("dashboard failed", "err", err, "family", api.FamilyDashboard)

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
-	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
 )
 
@@ -46,6 +44,7 @@ type Server struct {
 	startedAt time.Time
 	log       *slog.Logger
 	overview  *overviewCache
+	control   loopback.Control
 
 	stopOnce sync.Once
 	stop     chan string
@@ -57,13 +56,15 @@ func NewServer(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		startedAt: time.Now().UTC(),
 		log:       log.With("pid", os.Getpid(), "port", cfg.Port, "family", api.FamilyDashboard),
 		overview:  newOverviewCache(cfg.Overview),
 		stop:      make(chan string, 1),
 	}
+	s.control = loopback.Control{Token: cfg.Token, Stop: s.requestStop}
+	return s
 }
 
 // Run binds the port and serves until ctx ends or an authenticated shutdown
@@ -111,8 +112,8 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.handleHealth)
-	mux.HandleFunc("POST /api/shutdown", s.handleShutdown)
-	mux.HandleFunc("POST /api/auth/challenge", s.handleChallenge)
+	mux.HandleFunc("POST /api/shutdown", s.control.HandleShutdown)
+	mux.HandleFunc("POST /api/auth/challenge", s.control.HandleChallenge)
 	mux.HandleFunc("GET /api/sync-overview", s.handleOverview)
 	page := pageHandler()
 	for _, path := range pagePaths {
@@ -144,29 +145,6 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	loopback.WriteJSON(w, http.StatusOK, s.Health())
 }
 
-func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
-	var req api.ShutdownRequest
-	if !loopback.DecodeJSON(w, r, loopback.MaxControlBody, &req) || !s.authorize(w, req.Token) {
-		return
-	}
-	loopback.WriteJSON(w, http.StatusOK, api.ShutdownResponse{Status: "stopping"})
-	s.requestStop("shutdown request")
-}
-
-// handleChallenge proves the daemon holds the token without revealing it,
-// exactly as the sync daemon does, so one client serves both families.
-func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
-	var req api.ChallengeRequest
-	if !loopback.DecodeJSON(w, r, loopback.MaxControlBody, &req) {
-		return
-	}
-	if req.Nonce == "" || len(req.Nonce) > 256 {
-		loopback.WriteError(w, http.StatusBadRequest, "nonce must be 1-256 characters")
-		return
-	}
-	loopback.WriteJSON(w, http.StatusOK, api.ChallengeResponse{MAC: client.MAC(s.cfg.Token, req.Nonce)})
-}
-
 func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.overview.get(r.Context())
 	if err != nil {
@@ -174,15 +152,6 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loopback.WriteJSON(w, http.StatusOK, rep)
-}
-
-// authorize checks a request's token in constant time and writes the 403.
-func (s *Server) authorize(w http.ResponseWriter, token string) bool {
-	if s.cfg.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) != 1 {
-		loopback.WriteError(w, http.StatusForbidden, "invalid token")
-		return false
-	}
-	return true
 }
 
 // requestStop ends Run with reason; later calls are ignored.

@@ -91,7 +91,7 @@ func Start(ctx context.Context, opts StartOptions) (Result, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not stop orphaned dashboard pid %s on port %d: %s",
 			optPID(f.PID), f.Port, f.FailureReason))
 	}
-	rec, err := spawn(ctx, opts)
+	rec, err := start(ctx, opts)
 	if err != nil {
 		return res, err
 	}

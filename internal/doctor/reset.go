@@ -91,6 +91,7 @@ func StartupReaper(version, exe string) lifecycle.Reaper {
 		if err != nil {
 			return nil, err
 		}
+		s.pruneInstances()
 		var cands []cleanup.Candidate
 		for _, r := range s.Records {
 			if r.CleanupClass == api.ClassSafeAuto {
@@ -118,6 +119,17 @@ func StartupReaper(version, exe string) lifecycle.Reaper {
 			return swept, &ReapError{Failures: failed}
 		}
 		return swept, nil
+	}
+}
+
+// pruneInstances removes per-instance records of daemons that are gone
+// (killed without a clean exit), so they stop pointing the reuse path at a
+// scan. A record of a live pid is kept, whatever it says.
+func (s *Scan) pruneInstances() {
+	for port, rec := range s.instances {
+		if !procinfo.Alive(rec.PID) {
+			_ = paths.RemoveIfExists(s.Layout.InstanceFile(port))
+		}
 	}
 }
 

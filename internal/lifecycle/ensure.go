@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
@@ -64,18 +66,18 @@ func EnsureRunning(ctx context.Context, opts Options) (api.StartResult, error) {
 
 	// Step 1 and 2: reuse the recorded daemon, or retire it.
 	if rec, ok := reuse(ctx, opts, &res); ok {
+		// Other daemons of this scope left their per-instance records:
+		// reap them too, so one daemon remains (FR-012). Without such
+		// records the reuse path stays free of a range scan.
+		if strayInstances(opts.Layout, rec.Port) {
+			reap(ctx, opts, &res)
+		}
 		fill(&res, rec, opts.Version)
 		res.Reused = true
 		return res, nil
 	}
 	// Step 3: the startup reaper.
-	if opts.Reaper != nil {
-		reaped, err := opts.Reaper(ctx, opts.Layout)
-		res.Reaped = append(res.Reaped, reaped...)
-		if err != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("startup cleanup incomplete: %v", err))
-		}
-	}
+	reap(ctx, opts, &res)
 	// Step 4: spawn one daemon.
 	rec, err := Spawn(ctx, opts)
 	if err != nil {
@@ -84,6 +86,34 @@ func EnsureRunning(ctx context.Context, opts Options) (api.StartResult, error) {
 	fill(&res, rec, opts.Version)
 	res.Started = true
 	return res, nil
+}
+
+// reap runs the startup reaper, if any, and records what it did.
+func reap(ctx context.Context, opts Options, res *api.StartResult) {
+	if opts.Reaper == nil {
+		return
+	}
+	reaped, err := opts.Reaper(ctx, opts.Layout)
+	res.Reaped = append(res.Reaped, reaped...)
+	if err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("startup cleanup incomplete: %v", err))
+	}
+}
+
+// strayInstances reports whether daemons/ holds a per-instance record for
+// any port other than the recorded daemon's.
+func strayInstances(layout paths.Layout, recorded int) bool {
+	entries, err := os.ReadDir(layout.InstanceDir())
+	if err != nil {
+		return false
+	}
+	own := strconv.Itoa(recorded) + ".json"
+	for _, e := range entries {
+		if name := e.Name(); name != own && strings.HasSuffix(name, ".json") {
+			return true
+		}
+	}
+	return false
 }
 
 func skipReason(intent Intent) string {

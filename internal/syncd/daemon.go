@@ -49,8 +49,9 @@ type Daemon struct {
 	stopOnce sync.Once
 	stop     chan string // reason the daemon is exiting
 
-	queue *queue.Queue
-	up    *uploader.Uploader
+	control loopback.Control
+	queue   *queue.Queue
+	up      *uploader.Uploader
 
 	mu          sync.Mutex
 	lastAuthReq time.Time
@@ -64,7 +65,7 @@ func New(cfg Config) *Daemon {
 		log = slog.New(slog.DiscardHandler)
 	}
 	now := time.Now().UTC()
-	return &Daemon{
+	d := &Daemon{
 		cfg:         cfg,
 		startedAt:   now,
 		exe:         exe,
@@ -72,6 +73,8 @@ func New(cfg Config) *Daemon {
 		stop:        make(chan string, 1),
 		lastAuthReq: now,
 	}
+	d.control = loopback.Control{Token: cfg.Token, Stop: d.requestStop, OnAuth: d.touch}
+	return d
 }
 
 // Run binds the port, writes the daemon's records and serves until ctx ends,

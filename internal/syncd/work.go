@@ -75,7 +75,7 @@ type publishRequest struct {
 
 func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
 	var req publishRequest
-	if !loopback.DecodeJSON(w, r, maxPublishBody, &req) || !d.authorize(w, req.Token) {
+	if !loopback.DecodeJSON(w, r, maxPublishBody, &req) || !d.control.Authorize(w, req.Token) {
 		return
 	}
 	if req.Event == nil {
@@ -98,7 +98,7 @@ func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) handleTrigger(w http.ResponseWriter, r *http.Request) {
 	var req api.ShutdownRequest
-	if !loopback.DecodeJSON(w, r, loopback.MaxControlBody, &req) || !d.authorize(w, req.Token) {
+	if !loopback.DecodeJSON(w, r, loopback.MaxControlBody, &req) || !d.control.Authorize(w, req.Token) {
 		return
 	}
 	d.up.Trigger()
