@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testenv is the live-test harness: it builds the spec-kitty binary
 // once per test binary, gives every test its own runtime root, starts real
 // daemons and listeners on real loopback ports, and kills every process it
