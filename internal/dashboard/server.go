@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -77,33 +76,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("binding port %d: %w", s.cfg.Port, err)
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 2 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	s.log.Info("dashboard started", "version", s.cfg.Version, "project", s.cfg.Project)
-
-	reason := ""
-	select {
-	case <-ctx.Done():
-		reason = "signal"
-	case reason = <-s.stop:
-	case err := <-serveErr:
-		return fmt.Errorf("serving: %w", err)
-	}
-	s.log.Info("dashboard stopping", "reason", reason)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	return nil
+	_, err = loopback.Serve(ctx, ln, s.Handler(), s.log, s.stop, shutdownGrace)
+	return err
 }
 
 // Handler is the dashboard's whole HTTP surface behind the loopback guard.

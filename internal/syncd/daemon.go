@@ -4,11 +4,9 @@ package syncd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -34,8 +32,8 @@ type Config struct {
 	Token   string
 	Version string
 	Logger  *slog.Logger
-	// Ready, when set, is told once whether the listener is bound, so the
-	// spawner learns of a lost port race at once instead of by timeout.
+	// Ready, when set, is told once: the bind error of a lost port race,
+	// or nil when the daemon is ready to serve.
 	Ready func(error)
 }
 
@@ -81,10 +79,10 @@ func New(cfg Config) *Daemon {
 // an authenticated shutdown arrives or the daemon retires.
 func (d *Daemon) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort(loopback.Addr, strconv.Itoa(d.cfg.Port)))
-	if d.cfg.Ready != nil {
-		d.cfg.Ready(err)
-	}
 	if err != nil {
+		if d.cfg.Ready != nil {
+			d.cfg.Ready(err) // the spawner tries the next port
+		}
 		return fmt.Errorf("binding port %d: %w", d.cfg.Port, err)
 	}
 	stopWork, err := d.startWork(ctx)
@@ -102,34 +100,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopTick()
 	tick, idle := Timing()
 	go d.retireLoop(tickCtx, tick, idle)
-
-	srv := &http.Server{
-		Handler:           loopback.Guard(d.routes(), false),
-		ReadHeaderTimeout: 2 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	// Ready only once the queue and records are in place. A setup failure
+	// above exits without a report: the spawner sees the pipe close and
+	// points at the log instead of trying another port.
+	if d.cfg.Ready != nil {
+		d.cfg.Ready(nil)
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+
 	d.log.Info("sync daemon started", "version", d.cfg.Version, "scope", d.cfg.Layout.ScopeID())
-
-	reason := ""
-	select {
-	case <-ctx.Done():
-		reason = "signal"
-	case reason = <-d.stop:
-	case err := <-serveErr:
-		return fmt.Errorf("serving: %w", err)
-	}
-	d.log.Info("sync daemon stopping", "reason", reason)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	return nil
+	_, err = loopback.Serve(ctx, ln, loopback.Guard(d.routes(), false), d.log, d.stop, shutdownGrace)
+	return err
 }
 
 // requestStop ends Run with reason; later calls are ignored.
