@@ -76,10 +76,6 @@ func (s *Scan) candidate(r api.IdentityRecord) cleanup.Candidate {
 	if inst, ok := s.instances[r.Port]; ok && ev.PID != 0 && inst.PID == ev.PID {
 		c.Token = inst.Token
 	}
-	if s.Singleton != nil && ev.PID == s.Singleton.PID {
-		// The recorded singleton's pid is never signalled, on any port.
-		c.Record.CleanupClass = api.ClassNeverTouch
-	}
 	return c
 }
 

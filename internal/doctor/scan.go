@@ -63,10 +63,22 @@ func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*
 		}
 		ev.OwnerPresent = owner != nil && owner.Port == ev.Port && owner.PID == ev.PID && ev.PID != 0
 		s.evidence[ev.Port] = ev
-		s.Records = append(s.Records, classify.Classify(ev, s.Scope))
+		s.Records = append(s.Records, s.protectSingleton(classify.Classify(ev, s.Scope)))
 	}
 	sort.Slice(s.Records, func(i, j int) bool { return s.Records[i].Port < s.Records[j].Port })
 	return s, nil
+}
+
+// protectSingleton keeps the recorded singleton's process out of every
+// cleanup even on a port the state file does not name: SPEC §7 row 5 matches
+// pid and port, but a signal goes to a pid, and that pid is the live daemon.
+func (s *Scan) protectSingleton(r api.IdentityRecord) api.IdentityRecord {
+	if s.Singleton == nil || r.PID == nil || *r.PID != s.Singleton.PID || r.CleanupClass == api.ClassNeverTouch {
+		return r
+	}
+	reason := api.SkipRecordedSingleton
+	r.CleanupClass, r.SkipReason, r.Reason, r.IsRecordedSingleton = api.ClassNeverTouch, &reason, reason, true
+	return r
 }
 
 // hints tell the prober which pid probably holds which port; it verifies

@@ -57,12 +57,37 @@ func (p *Proc) WaitExit(limit time.Duration) bool {
 }
 
 // Wedge stops the process with SIGSTOP: its port still accepts connections
-// (the kernel completes the handshake) but nothing is ever answered.
+// (the kernel completes the handshake) but nothing is ever answered. It
+// returns once every thread has stopped: the kernel hands SIGSTOP to one
+// thread, and while that one sleeps uninterruptibly (disk I/O) the others
+// go on serving, so a scan right after kill(2) could still get answers.
 func (p *Proc) Wedge(t testing.TB) {
 	t.Helper()
 	if err := syscall.Kill(p.PID, syscall.SIGSTOP); err != nil {
 		t.Fatalf("wedging pid %d: %v", p.PID, err)
 	}
+	if !poll(readyWait, func() bool { return allStopped(p.PID) }) {
+		t.Fatalf("wedging pid %d: not every thread stopped within %v", p.PID, readyWait)
+	}
+}
+
+// allStopped reports whether every thread of pid is in a stopped state.
+func allStopped(pid int) bool {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return false
+	}
+	threads, err := fs.AllThreads(pid)
+	if err != nil || len(threads) == 0 {
+		return false
+	}
+	for _, th := range threads {
+		st, err := th.Stat()
+		if err != nil || (st.State != "T" && st.State != "t") {
+			return false
+		}
+	}
+	return true
 }
 
 // start runs argv (argv[0] is shown in /proc, path is what runs) in its own
