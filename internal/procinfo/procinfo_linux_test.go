@@ -28,6 +28,12 @@ func startSleeper(t *testing.T) *exec.Cmd {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	// Start returns once execve has begun, but the kernel may not have
+	// laid out the new argv yet: wait until /proc shows it.
+	eventually(t, "the child's argv is visible", func() bool {
+		info, err := Read(cmd.Process.Pid)
+		return err == nil && len(info.Argv) > 0 && info.Argv[0] == "sleep"
+	})
 	return cmd
 }
 
