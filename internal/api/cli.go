@@ -1,18 +1,39 @@
 package api
 
-// StartResult is `spec-kitty sync start --json` (SPEC §12).
+import "encoding/json"
+
+// StartResult is `spec-kitty sync start --json` (SPEC §12). A start that
+// was skipped has no daemon: its pid, port, url and package_version are
+// null in JSON (see MarshalJSON), never absent.
 type StartResult struct {
 	Started        bool         `json:"started"`
 	Reused         bool         `json:"reused"`
-	PID            int          `json:"pid,omitempty"`
-	Port           int          `json:"port,omitempty"`
-	URL            string       `json:"url,omitempty"`
-	PackageVersion string       `json:"package_version,omitempty"`
+	PID            int          `json:"pid"`
+	Port           int          `json:"port"`
+	URL            string       `json:"url"`
+	PackageVersion string       `json:"package_version"`
 	Reaped         []SweptEntry `json:"reaped"`
 	SkippedReason  *string      `json:"skipped_reason"`
 	// Notes are what ensure-running found and repaired on the way, such as
 	// a malformed state file. Human output prints them to stderr.
 	Notes []string `json:"notes"`
+}
+
+// MarshalJSON writes the daemon fields as null when no daemon was started
+// or reused.
+func (r StartResult) MarshalJSON() ([]byte, error) {
+	type plain StartResult
+	out := struct {
+		plain
+		PID            *int    `json:"pid"`
+		Port           *int    `json:"port"`
+		URL            *string `json:"url"`
+		PackageVersion *string `json:"package_version"`
+	}{plain: plain(r)}
+	if r.PID != 0 {
+		out.PID, out.Port, out.URL, out.PackageVersion = &r.PID, &r.Port, &r.URL, &r.PackageVersion
+	}
+	return json.Marshal(out)
 }
 
 // StatusResult is `spec-kitty sync status --json` (SPEC §12).

@@ -47,6 +47,10 @@ type Engine struct {
 	ShutdownWait, TerminateWait, KillWait time.Duration
 	// Progress, when set, is told of each candidate as it finishes.
 	Progress func(port int, outcome string)
+	// Protected, when set, is asked before every step whether a pid is
+	// now the family's recorded live daemon (a state file written since
+	// the scan); such a pid is never signalled.
+	Protected func(pid int) bool
 }
 
 // Outcome is what happened to one candidate: exactly one of Swept or Failed
@@ -93,11 +97,15 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 	}
 	defer pin.Release()
 
+	last := "" // the step already taken, should the process go during its wait
 	if c.Token != "" {
 		err := client.New(c.Record.Port).Shutdown(ctx, c.Token)
 		e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
-		if err == nil && e.waitGone(pin, c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
-			return e.swept(c, api.PathHTTPShutdown)
+		if err == nil {
+			if e.waitGone(pin, c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
+				return e.swept(c, api.PathHTTPShutdown)
+			}
+			last = api.PathHTTPShutdown
 		}
 	}
 	steps := []struct {
@@ -108,7 +116,6 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 		{api.PathTerminate, syscall.SIGTERM, or(e.TerminateWait, DefaultTerminateWait)},
 		{api.PathKill, syscall.SIGKILL, or(e.KillWait, DefaultKillWait)},
 	}
-	last := ""
 	for _, s := range steps {
 		if err := e.check(c); err != nil {
 			if errors.Is(err, errGone) && last != "" && e.waitGone(pin, c.Record.Port, 0) {
@@ -149,6 +156,8 @@ func (e *Engine) check(c Candidate) error {
 		return fmt.Errorf("class %s is never acted on", c.Record.CleanupClass)
 	case c.Identity.PID <= 0 || c.Identity.StartTime == 0:
 		return errors.New("process identity (pid and start time) unknown")
+	case e.Protected != nil && e.Protected(c.Identity.PID):
+		return fmt.Errorf("pid %d is now the recorded live daemon", c.Identity.PID)
 	}
 	info, err := procinfo.Read(c.Identity.PID)
 	switch {

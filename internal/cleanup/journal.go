@@ -4,6 +4,7 @@
 package cleanup
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
 )
 
 // Actors: which entrypoint sent a request or signal.
@@ -95,4 +97,22 @@ func splitLines(data []byte) [][]byte {
 		lines = append(lines, data[start:])
 	}
 	return lines
+}
+
+// Actors of graceful shutdown requests outside the escalation engine.
+const (
+	ActorEnsureRunning = "ensure_running"
+	ActorSyncStop      = "sync_stop"
+)
+
+// RequestShutdown sends an authenticated shutdown request to the daemon on
+// port and journals it, so every request any path sends is in the audit
+// trail (SPEC §3). It sends nothing for a port outside the family's range.
+func RequestShutdown(ctx context.Context, j *Journal, actor, family string, pid, port int, token string) error {
+	if r, ok := api.RangeOf(family); !ok || !r.Contains(port) {
+		return fmt.Errorf("port %d is outside the %s range: no shutdown request sent", port, family)
+	}
+	err := client.New(port).Shutdown(ctx, token)
+	_ = j.Append(api.JournalEntry{Actor: actor, Family: family, PID: pid, Port: port, Step: api.PathHTTPShutdown, Outcome: outcomeOf(err)})
+	return err
 }

@@ -42,7 +42,8 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 func TestSyncDisableSkipsStart(t *testing.T) {
 	t.Setenv("SPEC_KITTY_SYNC_DISABLE", "1")
 	code, stdout, _ := run(t, "sync", "start", "--json")
-	if code != ExitOK || !strings.Contains(stdout, `"skipped_reason": "sync_disabled: SPEC_KITTY_SYNC_DISABLE=1"`) {
+	if code != ExitOK || !strings.Contains(stdout, `"skipped_reason": "sync_disabled: SPEC_KITTY_SYNC_DISABLE=1"`) ||
+		!strings.Contains(stdout, `"pid": null`) || !strings.Contains(stdout, `"url": null`) {
 		t.Fatalf("exit %d, stdout %s", code, stdout)
 	}
 }

@@ -60,6 +60,15 @@ func runDoctor(cmd *cobra.Command, ios *IOStreams, opts doctorOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Reset {
+		// A reset scans and acts under the scope lock, so it never meets a
+		// daemon that ensure-running spawned but has not recorded yet.
+		unlock, err := lifecycle.Lock(ctx, l.LockFile())
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	exe, _ := lifecycle.ResolvedExecutable()
 	scan, err := doctor.ScanScope(ctx, l, version.Current(), exe)
 	if err != nil {

@@ -51,7 +51,13 @@ type Client struct {
 
 // New returns a client of the daemon on 127.0.0.1:port.
 func New(port int) *Client {
-	return &Client{port: port, http: &http.Client{Transport: transport, Timeout: DefaultTimeout}}
+	return &Client{port: port, http: &http.Client{
+		Transport: transport,
+		Timeout:   DefaultTimeout,
+		// A redirect would carry a token-bearing request to whatever the
+		// listener names; a daemon never redirects.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 }
 
 // URL is the daemon's base URL.

@@ -22,9 +22,14 @@ import (
 // for a loaded machine.
 const exitWait = 5 * time.Second
 
-// ActorStop names `spec-kitty dashboard --stop` in the cleanup journal, when
-// it has to escalate to a signal.
-const ActorStop = "dashboard_stop"
+// Journal actors of the dashboard's own lifecycle.
+const (
+	// ActorStop is `spec-kitty dashboard --stop`.
+	ActorStop = "dashboard_stop"
+	// ActorReplace is a start that retires its project's dashboard of
+	// another version.
+	ActorReplace = "dashboard_replace"
+)
 
 // ErrNotRunning reports a project whose .dashboard names no running
 // dashboard.
@@ -121,7 +126,7 @@ func reuse(ctx context.Context, opts StartOptions, res *Result) (statefile.Recor
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("replacing dashboard pid %d (version %s) with version %s",
 			rec.PID, h.PackageVersion, opts.Version))
-		if err := shutdownAndWait(ctx, rec); err != nil {
+		if err := shutdownAndWait(ctx, rec, opts.Journal, ActorReplace); err != nil {
 			res.Notes = append(res.Notes, err.Error())
 		}
 	case lifecycle.Dead:
@@ -167,8 +172,8 @@ func Inspect(ctx context.Context, project string, rec statefile.Record) (lifecyc
 
 // shutdownAndWait asks the dashboard of rec to exit and waits until its
 // process is gone and its port is free.
-func shutdownAndWait(ctx context.Context, rec statefile.Record) error {
-	if err := client.New(rec.Port).Shutdown(ctx, rec.Token); err != nil {
+func shutdownAndWait(ctx context.Context, rec statefile.Record, j *cleanup.Journal, actor string) error {
+	if err := cleanup.RequestShutdown(ctx, j, actor, api.FamilyDashboard, rec.PID, rec.Port, rec.Token); err != nil {
 		return fmt.Errorf("asking dashboard pid %d to stop: %w", rec.PID, err)
 	}
 	if !lifecycle.WaitGone(ctx, rec.PID, rec.Port, exitWait) {
@@ -206,7 +211,7 @@ func Stop(ctx context.Context, project string, journal *cleanup.Journal) (StopRe
 		clearState(state, &res.Notes)
 		return res, fmt.Errorf("%w (%s named pid %d, which is not running; cleared it)", ErrNotRunning, state, rec.PID)
 	case lifecycle.Healthy:
-		if err := shutdownAndWait(ctx, rec); err != nil {
+		if err := shutdownAndWait(ctx, rec, journal, ActorStop); err != nil {
 			return res, err
 		}
 	case lifecycle.Unresponsive, lifecycle.TokenMismatch:

@@ -8,6 +8,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
 // ResetOptions choose what a reset may act on.
@@ -52,10 +53,11 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 		cands = append(cands, s.candidate(r))
 	}
 	eng := &cleanup.Engine{
-		Family:   api.FamilySync,
-		Actor:    opts.Actor,
-		Journal:  cleanup.NewJournal(s.Layout.Journal()),
-		Progress: opts.Progress,
+		Family:    api.FamilySync,
+		Actor:     opts.Actor,
+		Journal:   cleanup.NewJournal(s.Layout.Journal()),
+		Progress:  opts.Progress,
+		Protected: s.recorded,
 	}
 	for _, o := range eng.Clean(ctx, cands) {
 		if o.Swept != nil {
@@ -98,9 +100,10 @@ func StartupReaper(version, exe string) lifecycle.Reaper {
 			return nil, nil
 		}
 		eng := &cleanup.Engine{
-			Family:  api.FamilySync,
-			Actor:   cleanup.ActorStartupReaper,
-			Journal: cleanup.NewJournal(layout.Journal()),
+			Family:    api.FamilySync,
+			Actor:     cleanup.ActorStartupReaper,
+			Journal:   cleanup.NewJournal(layout.Journal()),
+			Protected: s.recorded,
 		}
 		var swept []api.SweptEntry
 		var failed []string
@@ -116,6 +119,12 @@ func StartupReaper(version, exe string) lifecycle.Reaper {
 		}
 		return swept, nil
 	}
+}
+
+// recorded reports whether the state file names pid right now.
+func (s *Scan) recorded(pid int) bool {
+	rec, err := statefile.Read(s.Layout.StateFile())
+	return err == nil && rec.PID == pid
 }
 
 // pruneInstances removes per-instance records of daemons that are gone

@@ -117,6 +117,9 @@ func (s *Scan) filter(keep func(api.IdentityRecord) bool) []api.IdentityRecord {
 	return out
 }
 
+// maxRecord bounds a per-instance or owner record; a real one is ~200 bytes.
+const maxRecord = 64 << 10
+
 // readInstances reads daemons/<port>.json of this scope. An unreadable or
 // malformed record is skipped: it only ever enables a graceful request.
 func readInstances(layout paths.Layout) map[int]api.InstanceRecord {
@@ -131,8 +134,8 @@ func readInstances(layout paths.Layout) map[int]api.InstanceRecord {
 			continue
 		}
 		var rec api.InstanceRecord
-		data, err := os.ReadFile(filepath.Join(layout.InstanceDir(), e.Name()))
-		if err != nil || len(data) > 64<<10 || json.Unmarshal(data, &rec) != nil || rec.Port != port {
+		data, err := paths.ReadFileLimit(filepath.Join(layout.InstanceDir(), e.Name()), maxRecord)
+		if err != nil || json.Unmarshal(data, &rec) != nil || rec.Port != port {
 			continue
 		}
 		out[port] = rec
@@ -141,8 +144,8 @@ func readInstances(layout paths.Layout) map[int]api.InstanceRecord {
 }
 
 func readOwner(layout paths.Layout) *api.OwnerRecord {
-	data, err := os.ReadFile(layout.OwnerFile())
-	if err != nil || len(data) > 64<<10 {
+	data, err := paths.ReadFileLimit(layout.OwnerFile(), maxRecord)
+	if err != nil {
 		return nil
 	}
 	var o api.OwnerRecord

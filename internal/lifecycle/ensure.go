@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
@@ -153,7 +154,7 @@ func reuse(ctx context.Context, opts Options, res *api.StartResult) (statefile.R
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("replacing recorded daemon pid %d (version %s) with version %s",
 			rec.PID, h.PackageVersion, opts.Version))
-		if err := shutdownAndWait(ctx, rec); err != nil {
+		if err := shutdownAndWait(ctx, opts.Layout, rec, cleanup.ActorEnsureRunning); err != nil {
 			res.Notes = append(res.Notes, err.Error())
 		}
 	case Dead:

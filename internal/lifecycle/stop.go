@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
-	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
@@ -42,11 +42,19 @@ func Stop(ctx context.Context, layout paths.Layout) (statefile.Record, error) {
 		_ = statefile.Remove(layout.StateFile())
 		return rec, fmt.Errorf("%w (%v; removed it)", ErrNotRecorded, err)
 	}
-	if verdict, _ := Inspect(ctx, layout, rec); verdict == Dead {
+	switch verdict, _ := Inspect(ctx, layout, rec); verdict {
+	case Healthy:
+	case Dead:
 		_ = statefile.Remove(layout.StateFile())
 		return rec, fmt.Errorf("%w (it named pid %d, which is not running; cleared it)", ErrNotRecorded, rec.PID)
+	default:
+		// The token goes only to the daemon that proved it holds it. The
+		// record is cleared so auth doctor can classify what is there.
+		_ = statefile.Remove(layout.StateFile())
+		return rec, fmt.Errorf("recorded daemon pid %d on port %d is %s: cleared its record, did not stop it; run spec-kitty auth doctor --reset --force",
+			rec.PID, rec.Port, verdict)
 	}
-	if err := shutdownAndWait(ctx, rec); err != nil {
+	if err := shutdownAndWait(ctx, layout, rec, cleanup.ActorSyncStop); err != nil {
 		return rec, err
 	}
 	return rec, statefile.Remove(layout.StateFile())
@@ -54,8 +62,9 @@ func Stop(ctx context.Context, layout paths.Layout) (statefile.Record, error) {
 
 // shutdownAndWait asks the daemon of rec to exit and waits until its
 // process is gone and its port is free.
-func shutdownAndWait(ctx context.Context, rec statefile.Record) error {
-	if err := client.New(rec.Port).Shutdown(ctx, rec.Token); err != nil {
+func shutdownAndWait(ctx context.Context, layout paths.Layout, rec statefile.Record, actor string) error {
+	j := cleanup.NewJournal(layout.Journal())
+	if err := cleanup.RequestShutdown(ctx, j, actor, api.FamilySync, rec.PID, rec.Port, rec.Token); err != nil {
 		return fmt.Errorf("asking daemon pid %d to stop: %w; run spec-kitty auth doctor", rec.PID, err)
 	}
 	if !WaitGone(ctx, rec.PID, rec.Port, exitWait) {

@@ -5,6 +5,7 @@ package paths
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -135,4 +136,22 @@ func RemoveIfExists(path string) error {
 		return err
 	}
 	return nil
+}
+
+// ReadFileLimit reads a file the program wrote itself, refusing one larger
+// than limit: a damaged or hostile file must not exhaust memory.
+func ReadFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", path, limit)
+	}
+	return data, nil
 }

@@ -49,7 +49,7 @@ func (d *Daemon) removeInstanceRecord() {
 // ReadInstanceRecord reads one daemons/<port>.json.
 func ReadInstanceRecord(path string) (api.InstanceRecord, error) {
 	var rec api.InstanceRecord
-	data, err := os.ReadFile(path)
+	data, err := paths.ReadFileLimit(path, 64<<10)
 	if err != nil {
 		return rec, err
 	}

@@ -124,8 +124,7 @@ func (d *Daemon) retireLoop(ctx context.Context, tick, idle time.Duration) {
 
 // retirement returns why the daemon should retire now, or "".
 func (d *Daemon) retirement(idle time.Duration) string {
-	if d.superseded() && !d.up.Status().Running {
-		// Queued events stay in the scope's queue for the recorded daemon.
+	if d.superseded() && !d.up.Busy() {
 		return "superseded"
 	}
 	d.mu.Lock()

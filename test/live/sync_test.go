@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
@@ -245,4 +247,40 @@ func status(t *testing.T, port int, host, path string) int {
 func post(t *testing.T, port int, path, body string) int {
 	code, _ := request(t, http.MethodPost, port, "127.0.0.1", path, body)
 	return code
+}
+
+// TestSync_StopJournalsAndNeverSendsTheTokenToAWedgedDaemon: a healthy
+// recorded daemon is stopped with one journaled request; a wedged one gets
+// no token, its record is cleared so auth doctor can classify it, and the
+// command says what to run.
+func TestSync_StopJournalsAndNeverSendsTheTokenToAWedgedDaemon(t *testing.T) {
+	e := testenv.New(t)
+	first := start(t, e)
+	if res := e.Run("sync", "stop"); res.Code != 0 {
+		t.Fatalf("sync stop: %d %s", res.Code, res.Stderr)
+	}
+	j := e.Journal()
+	if len(j) != 1 || j[0].Actor != cleanup.ActorSyncStop || j[0].PID != first.PID || j[0].Step != api.PathHTTPShutdown {
+		t.Fatalf("journal after sync stop = %+v, want one sync_stop http_shutdown line", j)
+	}
+
+	second := start(t, e)
+	rec := recorded(t, e)
+	if err := syscall.Kill(second.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(second.PID, syscall.SIGCONT) })
+	res := e.Run("sync", "stop")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "spec-kitty auth doctor --reset --force") {
+		t.Fatalf("sync stop of a wedged daemon: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+	if _, err := os.Stat(e.Path("sync-daemon")); !os.IsNotExist(err) {
+		t.Fatal("record of the wedged daemon was not cleared")
+	}
+	if !procinfo.Alive(rec.PID) {
+		t.Fatal("sync stop killed a daemon it could not verify")
+	}
+	if got := e.Journal(); len(got) != 1 {
+		t.Fatalf("a request was sent to the wedged daemon: %+v", got)
+	}
 }
