@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,20 @@ func TestAuthLoginStatusLogout(t *testing.T) {
 	_ = Run(context.Background(), []string{"auth", "status"}, ios)
 	if out.String() != "not logged in\n" {
 		t.Fatalf("after logout: %q", out.String())
+	}
+}
+
+// TestDoctorIsReadOnlyOnAMissingRoot: a plain auth doctor does not even
+// create the runtime root.
+func TestDoctorIsReadOnlyOnAMissingRoot(t *testing.T) {
+	root := t.TempDir() + "/never-created"
+	t.Setenv("SPEC_KITTY_HOME", root)
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"auth", "doctor", "--json"}, &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	if code != 0 || !strings.Contains(out.String(), `"schema_version": 2`) {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Fatalf("auth doctor created the runtime root: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
@@ -56,9 +57,12 @@ and failed; on a terminal it asks before stopping operator_required ones.
 
 func runDoctor(cmd *cobra.Command, ios *IOStreams, opts doctorOptions) error {
 	ctx := cmd.Context()
-	l, err := layout()
+	l, err := paths.Peek() // read-only: never create the root
+	if opts.Reset {
+		l, err = layout()
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("resolving runtime root: %w", err)
 	}
 	if opts.Reset {
 		// A reset scans and acts under the scope lock, so it never meets a
@@ -130,7 +134,7 @@ func printReport(ios *IOStreams, rep api.DoctorReport) {
 	}
 	all := append(append([]api.IdentityRecord{}, rep.Orphans...), rep.OtherListeners...)
 	if len(all) == 0 {
-		fmt.Fprintf(w, "listeners in %d-%d: none besides the daemon\n", api.SyncRange.Lo, api.SyncRange.Hi-1)
+		fmt.Fprintf(w, "listeners in %d-%d: none\n", api.SyncRange.Lo, api.SyncRange.Hi-1)
 	} else {
 		sortByPort(all)
 		tw := table(ios)

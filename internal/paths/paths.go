@@ -64,6 +64,20 @@ func Resolve() (Layout, error) {
 	return Layout{Root: id}, nil
 }
 
+// Peek returns the layout of the current runtime root without creating it:
+// a read-only command must not mutate anything. A missing root has no
+// symlinks to resolve, so its absolute path is its scope id.
+func Peek() (Layout, error) {
+	root, err := Root()
+	if err != nil {
+		return Layout{}, err
+	}
+	if resolved, err := filepath.EvalSymlinks(root); err == nil {
+		return Layout{Root: resolved}, nil
+	}
+	return Layout{Root: root}, nil
+}
+
 // ScopeID is the scope id of this layout.
 func (l Layout) ScopeID() string { return l.Root }
 
