@@ -72,8 +72,16 @@ func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*
 // protectSingleton keeps the recorded singleton's process out of every
 // cleanup even on a port the state file does not name: SPEC §7 row 5 matches
 // pid and port, but a signal goes to a pid, and that pid is the live daemon.
+//
+// Where the OS cannot tell a listener's pid (another platform), the recorded
+// port stands in for it: that only ever moves a record toward never_touch.
 func (s *Scan) protectSingleton(r api.IdentityRecord) api.IdentityRecord {
-	if s.Singleton == nil || r.PID == nil || *r.PID != s.Singleton.PID || r.CleanupClass == api.ClassNeverTouch {
+	if s.Singleton == nil || r.CleanupClass == api.ClassNeverTouch {
+		return r
+	}
+	samePID := r.PID != nil && *r.PID == s.Singleton.PID
+	unknownOnRecordedPort := r.PID == nil && r.Port == s.Singleton.Port
+	if !samePID && !unknownOnRecordedPort {
 		return r
 	}
 	reason := api.SkipRecordedSingleton
