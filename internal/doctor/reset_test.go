@@ -160,6 +160,11 @@ func TestReset_SingletonPIDIsNeverACandidate(t *testing.T) {
 	if len(res.Swept)+len(res.Skipped)+len(res.Failed) != 0 {
 		t.Fatalf("result %+v, want the singleton's pid in no list", res)
 	}
+	unknown := rec(9400, api.ClassOperatorRequired, api.SkipMissingPID)
+	unknown.PID = nil
+	if got := s.protectSingleton(unknown); got.CleanupClass != api.ClassNeverTouch {
+		t.Fatalf("the recorded port with an unknown pid was not protected: %+v", got)
+	}
 	stranger := 5401
 	other.PID = &stranger
 	if got := s.protectSingleton(other); got.CleanupClass != api.ClassSafeAuto {
