@@ -12,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/procfs"
-
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/dashboard"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
-	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
@@ -96,29 +93,18 @@ func (e *Env) waitDashboard(p *Proc, project string) {
 // DashboardPIDs lists live dashboard daemons (argv[1] `__dashboard-daemon`)
 // whose --project is under (or is) dir.
 func DashboardPIDs(dir string) []int {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return nil
-	}
-	procs, err := fs.AllProcs()
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, p := range procs {
-		argv, err := p.CmdLine()
-		if err != nil || len(argv) < 2 || argv[1] != dashboard.DaemonCommand {
-			continue
+	return PIDsWhere(func(argv []string) bool {
+		if len(argv) < 2 || argv[1] != dashboard.DaemonCommand {
+			return false
 		}
 		for _, a := range argv[2:] {
 			project, ok := strings.CutPrefix(a, dashboard.FlagProject)
-			if ok && (project == dir || strings.HasPrefix(project, dir+string(filepath.Separator))) && procinfo.Alive(p.PID) {
-				out = append(out, p.PID)
-				break
+			if ok && (project == dir || strings.HasPrefix(project, dir+string(filepath.Separator))) {
+				return true
 			}
 		}
-	}
-	return out
+		return false
+	})
 }
 
 // KillDashboards kills, by PID, every dashboard daemon of a project under

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -199,6 +200,11 @@ func KillScope(t testing.TB, home string) {
 
 // PIDsWithArg lists live processes having arg exactly in their argv.
 func PIDsWithArg(arg string) []int {
+	return PIDsWhere(func(argv []string) bool { return slices.Contains(argv, arg) })
+}
+
+// PIDsWhere lists live processes whose argv satisfies match.
+func PIDsWhere(match func(argv []string) bool) []int {
 	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return nil
@@ -210,14 +216,8 @@ func PIDsWithArg(arg string) []int {
 	var out []int
 	for _, p := range procs {
 		argv, err := p.CmdLine()
-		if err != nil {
-			continue
-		}
-		for _, a := range argv {
-			if a == arg && procinfo.Alive(p.PID) {
-				out = append(out, p.PID)
-				break
-			}
+		if err == nil && match(argv) && procinfo.Alive(p.PID) {
+			out = append(out, p.PID)
 		}
 	}
 	return out
