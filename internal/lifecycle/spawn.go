@@ -79,10 +79,3 @@ func ResolvedExecutable() (string, error) {
 	}
 	return exe, nil
 }
-
-// NewToken and PortFree are the spawn package's, kept here for callers of
-// the sync lifecycle.
-var (
-	NewToken = spawn.NewToken
-	PortFree = spawn.PortFree
-)

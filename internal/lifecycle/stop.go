@@ -12,6 +12,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
@@ -79,7 +80,7 @@ func WaitGone(ctx context.Context, pid, port int, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	delay := time.Millisecond
 	for {
-		if !pidAlive(pid) && PortFree(port) {
+		if !pidAlive(pid) && spawn.PortFree(port) {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

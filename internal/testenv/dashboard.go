@@ -15,7 +15,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/dashboard"
-	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
@@ -60,7 +60,7 @@ func (e *Env) SpawnDashboard(o DashboardOpts) *Proc {
 	if o.Version != "" {
 		env = append(env, "SPEC_KITTY_CLI_VERSION="+o.Version)
 	}
-	token := lifecycle.NewToken()
+	token := spawn.NewToken()
 	p := e.start(Bin(), argv, env, token+"\n", o.Port)
 	p.Token = token
 	e.waitDashboard(p, project)

@@ -18,6 +18,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 )
 
 // Ptr returns a pointer to v. DaemonOpts.Root takes one: Ptr("") starts a
@@ -79,7 +80,7 @@ func (e *Env) SpawnDaemonAs(port, uid, gid int) (*Proc, string) {
 	argv := []string{bin, lifecycle.SyncDaemonCommand, lifecycle.FlagPort + strconv.Itoa(port),
 		lifecycle.FlagDaemonRoot + home, lifecycle.FlagDaemonExec + bin}
 	env := append(e.Environ(), "SPEC_KITTY_HOME="+home, "HOME="+home)
-	token := lifecycle.NewToken()
+	token := spawn.NewToken()
 	p := e.startAs(bin, argv, env, token+"\n", port, &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)})
 	p.Token = token
 	e.waitHealth(p)

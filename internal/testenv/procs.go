@@ -20,6 +20,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 )
 
 // readyWait bounds the wait for a process the harness started to listen or
@@ -157,7 +158,7 @@ func (e *Env) SpawnDaemon(o DaemonOpts) *Proc {
 	if o.Version != "" {
 		env = append(env, "SPEC_KITTY_CLI_VERSION="+o.Version)
 	}
-	token := lifecycle.NewToken()
+	token := spawn.NewToken()
 	p := e.start(Bin(), argv, env, token+"\n", o.Port)
 	p.Token = token
 	e.waitHealth(p)

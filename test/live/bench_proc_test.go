@@ -18,6 +18,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/testenv"
 )
 
@@ -159,7 +160,7 @@ func BenchmarkSpawnToHealthy(b *testing.B) {
 		lifecycle.FlagDaemonRoot + e.Home, lifecycle.FlagDaemonExec + exe}
 	var ds []time.Duration
 	for b.Loop() {
-		token := lifecycle.NewToken()
+		token := spawn.NewToken()
 		cmd := exec.Command(exe, argv...)
 		cmd.Env = e.Environ()
 		cmd.Stdin = strings.NewReader(token + "\n")
