@@ -65,6 +65,16 @@ func BenchmarkScan18Daemons(b *testing.B) {
 	e := testenv.New(b)
 	ports := testenv.FreePorts(b, api.SyncRange, 18)
 	spawnStale(e, ports)
+	timeScans(b, e, func(s *doctor.Scan, err error) {
+		if err != nil || safeOn(s, ports) != 18 {
+			b.Fatalf("scan: %v, %d of 18 daemons safe_auto", err, safeOn(s, ports))
+		}
+	})
+}
+
+// timeScans times doctor.ScanScope of e's scope once per iteration, hands
+// each result to check, and reports the spread.
+func timeScans(b *testing.B, e *testenv.Env, check func(*doctor.Scan, error)) {
 	layout, exe := benchScope(b, e)
 	ctx := context.Background()
 	var ds []time.Duration
@@ -72,9 +82,7 @@ func BenchmarkScan18Daemons(b *testing.B) {
 		t0 := time.Now()
 		s, err := doctor.ScanScope(ctx, layout, "3.3.0", exe)
 		ds = append(ds, time.Since(t0))
-		if err != nil || safeOn(s, ports) != 18 {
-			b.Fatalf("scan: %v, %d of 18 daemons safe_auto", err, safeOn(s, ports))
-		}
+		check(s, err)
 	}
 	reportSpread(b, ds)
 }
@@ -95,13 +103,7 @@ func BenchmarkScanAllWedged(b *testing.B) {
 		p.Wedge(b)
 		wedged[p.Port] = p.PID
 	}
-	layout, exe := benchScope(b, e)
-	ctx := context.Background()
-	var ds []time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		s, err := doctor.ScanScope(ctx, layout, "3.3.0", exe)
-		ds = append(ds, time.Since(t0))
+	timeScans(b, e, func(s *doctor.Scan, err error) {
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,8 +112,7 @@ func BenchmarkScanAllWedged(b *testing.B) {
 				b.Fatalf("wedged daemon pid %d on port %d classified %s/%s", wedged[r.Port], r.Port, r.CleanupClass, r.Reason)
 			}
 		}
-	}
-	reportSpread(b, ds)
+	})
 	b.ReportMetric(float64(len(free)), "wedged")
 }
 
