@@ -54,6 +54,12 @@ type SyncStatus struct {
 	LastSync            *time.Time `json:"last_sync"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	QueueDepth          int        `json:"queue_depth"`
+	// Parked counts queued events the server refused for good; they stay
+	// in the queue, out of the upload loop, until an operator retries them.
+	Parked int `json:"parked"`
+	// LastError is the last upload failure, one line, never a token; nil
+	// once an upload succeeds.
+	LastError *string `json:"last_error"`
 }
 
 // Owner describes the process that serves a health answer.

@@ -92,4 +92,14 @@ type DoctorReport struct {
 	OtherListeners []IdentityRecord `json:"other_listeners"`
 	Findings       []Finding        `json:"findings"`
 	ResetResult    *ResetResult     `json:"reset_result,omitempty"`
+	Platform       Platform         `json:"platform"`
+}
+
+// Platform says where the scan's evidence came from (SPEC §8 Platforms).
+type Platform struct {
+	// OS is runtime.GOOS.
+	OS string `json:"os"`
+	// ListenerSource is the source that named the pid behind each port:
+	// sock_diag, procfs, lsof, iphlpapi or none.
+	ListenerSource string `json:"listener_source"`
 }
