@@ -22,6 +22,8 @@ const (
 	SkipNotForceful        = "operator_required_without_force"
 	SkipSyncFamily         = "sync_family"
 	SkipDashboardNotOrphan = "dashboard_not_orphaned"
+	// SkipExited: the candidate exited on its own before anything was sent.
+	SkipExited = "exited"
 )
 
 // Stale evidence for a safe_auto candidate (the record's reason).

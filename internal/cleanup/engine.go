@@ -47,21 +47,29 @@ type Engine struct {
 	ShutdownWait, TerminateWait, KillWait time.Duration
 	// Progress, when set, is told of each candidate as it finishes.
 	Progress func(port int, outcome string)
+	// Step, when set, is told when each escalation step starts, with a
+	// line for a person ("no answer to shutdown; sending SIGTERM").
+	Step func(port int, msg string)
 	// Protected, when set, is asked before every step whether a pid is
 	// now the family's recorded live daemon (a state file written since
 	// the scan); such a pid is never signalled.
 	Protected func(pid int) bool
 }
 
-// Outcome is what happened to one candidate: exactly one of Swept or Failed
-// is set.
+// Outcome is what happened to one candidate: exactly one of Swept, Skipped
+// or Failed is set.
 type Outcome struct {
-	Swept  *api.SweptEntry
-	Failed *api.FailedEntry
+	Swept   *api.SweptEntry
+	Skipped *api.SkippedEntry
+	Failed  *api.FailedEntry
 }
 
+// FailInterrupted is the failure reason of a candidate left unfinished by an
+// interrupt (Ctrl-C, SIGTERM): no further step was started (SPEC §8).
+const FailInterrupted = "interrupted"
+
 // Clean stops every candidate concurrently and returns their outcomes in the
-// order given.
+// order given. A cancelled ctx starts no further step.
 func (e *Engine) Clean(ctx context.Context, cands []Candidate) []Outcome {
 	out := make([]Outcome, len(cands))
 	var wg sync.WaitGroup
@@ -78,8 +86,11 @@ func (e *Engine) Clean(ctx context.Context, cands []Candidate) []Outcome {
 }
 
 func describe(o Outcome) string {
-	if o.Swept != nil {
+	switch {
+	case o.Swept != nil:
 		return "stopped (" + o.Swept.CleanupPath + ")"
+	case o.Skipped != nil:
+		return "skipped: " + o.Skipped.SkipReason
 	}
 	return "failed: " + o.Failed.FailureReason
 }
@@ -87,56 +98,124 @@ func describe(o Outcome) string {
 // errGone reports a candidate whose process ended before a step.
 var errGone = errors.New("process has exited")
 
+// step is one escalation step after the graceful request.
+type step struct {
+	path string
+	sig  os.Signal
+	name string
+	wait time.Duration
+}
+
 func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
+	if ctx.Err() != nil {
+		return e.fail(c, FailInterrupted)
+	}
 	if err := e.check(c); err != nil {
+		if errors.Is(err, errGone) {
+			return e.skipExited(c) // nothing was sent: nothing to do
+		}
 		return e.fail(c, err.Error())
 	}
 	pin, err := procinfo.Pin(c.Identity)
 	if err != nil {
+		if ok, _ := procinfo.SameProcess(c.Identity); !ok && !procinfo.Alive(c.Identity.PID) {
+			return e.skipExited(c)
+		}
 		return e.fail(c, "pinning "+c.Identity.String()+": "+err.Error())
 	}
 	defer pin.Release()
 
 	last := "" // the step already taken, should the process go during its wait
+	lead := "" // why the next step is needed, for the progress line
+	started := time.Now()
 	if c.Token != "" {
+		e.step(c, "asking pid %d to shut down", c.Identity.PID)
+		if err := e.intent(c, api.PathHTTPShutdown); err != nil {
+			return e.fail(c, err.Error())
+		}
 		err := client.New(c.Record.Port).Shutdown(ctx, c.Token)
 		e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
+		if ctx.Err() != nil {
+			return e.fail(c, FailInterrupted)
+		}
 		if err == nil {
-			if e.waitGone(pin, c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
+			if e.waitGone(ctx, pin, c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
 				return e.swept(c, api.PathHTTPShutdown)
 			}
 			last = api.PathHTTPShutdown
+			lead = "still there after " + elapsed(started) + "; "
+		} else {
+			lead = "no answer to shutdown; "
 		}
 	}
-	steps := []struct {
-		path string
-		sig  os.Signal
-		wait time.Duration
-	}{
-		{api.PathTerminate, syscall.SIGTERM, or(e.TerminateWait, DefaultTerminateWait)},
-		{api.PathKill, syscall.SIGKILL, or(e.KillWait, DefaultKillWait)},
+	steps := []step{
+		{api.PathTerminate, syscall.SIGTERM, "SIGTERM", or(e.TerminateWait, DefaultTerminateWait)},
+		{api.PathKill, syscall.SIGKILL, "SIGKILL", or(e.KillWait, DefaultKillWait)},
 	}
 	for _, s := range steps {
+		if ctx.Err() != nil {
+			return e.fail(c, FailInterrupted)
+		}
 		if err := e.check(c); err != nil {
-			if errors.Is(err, errGone) && last != "" && e.waitGone(pin, c.Record.Port, 0) {
+			if errors.Is(err, errGone) && last != "" && e.waitGone(ctx, pin, c.Record.Port, 0) {
 				return e.swept(c, last) // it went during the previous step's wait
 			}
 			return e.fail(c, "before "+s.path+": "+err.Error())
+		}
+		e.step(c, "%ssending %s", lead, s.name)
+		if err := e.intent(c, s.path); err != nil {
+			return e.fail(c, err.Error())
 		}
 		err := pin.Signal(s.sig)
 		e.journal(c, s.path, outcomeOf(err))
 		if err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return e.fail(c, s.path+" refused: "+err.Error())
 		}
-		if e.waitGone(pin, c.Record.Port, s.wait) {
+		stepStart := time.Now()
+		if e.waitGone(ctx, pin, c.Record.Port, s.wait) {
 			return e.swept(c, s.path)
 		}
+		if ctx.Err() != nil {
+			return e.fail(c, FailInterrupted)
+		}
 		last = s.path
+		lead = "still there after " + elapsed(stepStart) + "; "
 	}
 	if pin.Exited() {
 		return e.fail(c, fmt.Sprintf("process exited but port %d still accepts connections", c.Record.Port))
 	}
 	return e.fail(c, "survived terminate and kill")
+}
+
+// intent writes and flushes the journal line of a step before it is taken;
+// when that fails, the step is not taken (audit before action, SPEC §8).
+func (e *Engine) intent(c Candidate, path string) error {
+	err := e.Journal.Append(api.JournalEntry{
+		Actor: e.Actor, Family: e.Family, PID: c.Identity.PID, Port: c.Record.Port, Step: path, Outcome: OutcomeIntent,
+	})
+	if err != nil {
+		return fmt.Errorf("before %s: %w", path, err)
+	}
+	return nil
+}
+
+// step tells the Step hook, when set, that an escalation step starts.
+func (e *Engine) step(c Candidate, format string, args ...any) {
+	if e.Step != nil {
+		e.Step(c.Record.Port, fmt.Sprintf(format, args...))
+	}
+}
+
+// elapsed renders a wait for a person: "1 s", "2.5 s".
+func elapsed(since time.Time) string {
+	d := time.Since(since).Round(100 * time.Millisecond)
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
+func (e *Engine) skipExited(c Candidate) Outcome {
+	return Outcome{Skipped: &api.SkippedEntry{
+		PID: c.Record.PID, Port: c.Record.Port, CleanupClass: c.Record.CleanupClass, SkipReason: api.SkipExited,
+	}}
 }
 
 // check is the pre-signal re-check: the port is inside the family's range,
@@ -185,18 +264,21 @@ func shapedAs(family string, argv []string) bool {
 }
 
 // waitGone waits until the pinned process has exited and the port is
-// closed, polling with a growing interval.
-func (e *Engine) waitGone(pin *procinfo.Pinned, port int, limit time.Duration) bool {
+// closed, polling with a growing interval; an interrupt ends the wait.
+func (e *Engine) waitGone(ctx context.Context, pin *procinfo.Pinned, port int, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	delay := time.Millisecond
 	for {
 		if pin.Exited() && portClosed(port) {
 			return true
 		}
-		if !time.Now().Before(deadline) {
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
 			return false
 		}
-		time.Sleep(delay)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
@@ -205,10 +287,13 @@ func (e *Engine) waitGone(pin *procinfo.Pinned, port int, limit time.Duration) b
 // loopback answers at once.
 const portClosedDial = 100 * time.Millisecond
 
+// portClosed reports whether a connect to the port is refused. Only a
+// refusal means closed: a timeout is a listener with a full backlog (a child
+// that inherited the socket), which still holds the port.
 func portClosed(port int) bool {
 	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), portClosedDial)
 	if err != nil {
-		return true
+		return refused(err)
 	}
 	conn.Close()
 	return false

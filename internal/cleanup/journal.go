@@ -6,6 +6,7 @@ package cleanup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
 
 // Actors: which entrypoint sent a request or signal.
@@ -33,9 +35,24 @@ type Journal struct {
 // NewJournal returns the journal at path.
 func NewJournal(path string) *Journal { return &Journal{path: path} }
 
-// Append writes one entry. Each line is one write to an O_APPEND file, so
-// concurrent cleaners never interleave within a line.
+// OutcomeIntent is the outcome of the line written before a request or
+// signal is sent: audit before action (SPEC §8).
+const OutcomeIntent = "intent"
+
+// ErrJournal reports a journal that cannot be written; nothing is sent then.
+var ErrJournal = errors.New("journal not writable")
+
+// Append writes one entry and flushes it to disk. Each line is one write to
+// an O_APPEND file, so concurrent cleaners never interleave within a line.
+// An error wraps ErrJournal.
 func (j *Journal) Append(e api.JournalEntry) error {
+	if err := j.append(e); err != nil {
+		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	return nil
+}
+
+func (j *Journal) append(e api.JournalEntry) error {
 	if j == nil {
 		return nil
 	}
@@ -51,21 +68,23 @@ func (j *Journal) Append(e api.JournalEntry) error {
 	if err := os.MkdirAll(filepath.Dir(j.path), 0o700); err != nil {
 		return fmt.Errorf("writing journal: %w", err)
 	}
-	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := paths.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("writing journal: %w", err)
+		return err
 	}
 	defer f.Close()
 	if _, err := f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("writing journal: %w", err)
+		return err
 	}
-	return nil
+	// The intent line must be on disk before the signal: a cleaner killed
+	// right after sending still leaves its trace.
+	return f.Sync()
 }
 
 // ReadJournal returns every entry of a journal file; a missing file is empty.
 func ReadJournal(path string) ([]api.JournalEntry, error) {
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	data, err := paths.ReadFileLimit(path, maxJournal)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
@@ -81,6 +100,9 @@ func ReadJournal(path string) ([]api.JournalEntry, error) {
 	}
 	return out, nil
 }
+
+// maxJournal bounds what ReadJournal reads: a line is ~200 bytes.
+const maxJournal = 64 << 20
 
 func splitLines(data []byte) [][]byte {
 	var lines [][]byte
@@ -112,7 +134,12 @@ func RequestShutdown(ctx context.Context, j *Journal, actor, family string, pid,
 	if r, ok := api.RangeOf(family); !ok || !r.Contains(port) {
 		return fmt.Errorf("port %d is outside the %s range: no shutdown request sent", port, family)
 	}
+	entry := api.JournalEntry{Actor: actor, Family: family, PID: pid, Port: port, Step: api.PathHTTPShutdown, Outcome: OutcomeIntent}
+	if err := j.Append(entry); err != nil {
+		return fmt.Errorf("no shutdown request sent: %w", err)
+	}
 	err := client.New(port).Shutdown(ctx, token)
-	_ = j.Append(api.JournalEntry{Actor: actor, Family: family, PID: pid, Port: port, Step: api.PathHTTPShutdown, Outcome: outcomeOf(err)})
+	entry.Time, entry.Outcome = "", outcomeOf(err)
+	_ = j.Append(entry) // the intent is on record; the request already went
 	return err
 }

@@ -71,11 +71,7 @@ func daemonLayout(root string) (paths.Layout, error) {
 	if root == "" {
 		return layout()
 	}
-	id, err := paths.ScopeID(root)
-	if err != nil {
-		return paths.Layout{}, err
-	}
-	return paths.Layout{Root: id}, nil
+	return paths.At(root) // refuses a root another user could change
 }
 
 // readToken takes the control token from the first line of stdin, or makes

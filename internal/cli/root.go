@@ -153,6 +153,10 @@ func newVersionCmd(io *IOStreams) *cobra.Command {
 // layout resolves the runtime root of this invocation.
 func layout() (paths.Layout, error) {
 	l, err := paths.Resolve()
+	var untrusted *paths.UntrustedError
+	if errors.As(err, &untrusted) {
+		return l, err // already one line naming the path and the fix
+	}
 	if err != nil {
 		return l, fmt.Errorf("resolving runtime root: %w", err)
 	}

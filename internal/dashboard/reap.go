@@ -80,11 +80,12 @@ func Reap(ctx context.Context, opts ReapOptions) (api.ResetResult, error) {
 	}
 	eng := &cleanup.Engine{Family: api.FamilyDashboard, Actor: cleanup.ActorDashboardStart, Journal: opts.Journal}
 	for _, o := range eng.Clean(ctx, cands) {
-		if o.Swept != nil {
+		switch {
+		case o.Swept != nil:
 			res.Swept = append(res.Swept, *o.Swept)
-		} else {
+		case o.Failed != nil:
 			res.Failed = append(res.Failed, *o.Failed)
-		}
+		} // a skipped one exited on its own: nothing to report
 	}
 	return res, nil
 }

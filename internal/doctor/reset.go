@@ -60,9 +60,12 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 		Protected: s.recorded,
 	}
 	for _, o := range eng.Clean(ctx, cands) {
-		if o.Swept != nil {
+		switch {
+		case o.Swept != nil:
 			res.Swept = append(res.Swept, *o.Swept)
-		} else {
+		case o.Skipped != nil:
+			res.Skipped = append(res.Skipped, *o.Skipped)
+		default:
 			res.Failed = append(res.Failed, *o.Failed)
 		}
 	}
@@ -108,9 +111,10 @@ func StartupReaper(version, exe string) lifecycle.Reaper {
 		var swept []api.SweptEntry
 		var failed []string
 		for _, o := range eng.Clean(ctx, cands) {
-			if o.Swept != nil {
+			switch {
+			case o.Swept != nil:
 				swept = append(swept, *o.Swept)
-			} else {
+			case o.Failed != nil:
 				failed = append(failed, o.Failed.FailureReason)
 			}
 		}

@@ -5,7 +5,6 @@ package paths
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,11 +56,21 @@ func Resolve() (Layout, error) {
 	if err != nil {
 		return Layout{}, err
 	}
+	return At(root)
+}
+
+// At returns the layout of root, creating the root when missing, and
+// refuses a root that another user could change (SPEC §3).
+func At(root string) (Layout, error) {
 	id, err := ScopeID(root)
 	if err != nil {
 		return Layout{}, err
 	}
-	return Layout{Root: id}, nil
+	l := Layout{Root: id}
+	if err := l.CheckTrusted(); err != nil {
+		return Layout{}, err
+	}
+	return l, nil
 }
 
 // Peek returns the layout of the current runtime root without creating it:
@@ -72,10 +81,15 @@ func Peek() (Layout, error) {
 	if err != nil {
 		return Layout{}, err
 	}
-	if resolved, err := filepath.EvalSymlinks(root); err == nil {
-		return Layout{Root: resolved}, nil
+	resolved, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return Layout{Root: root}, nil
 	}
-	return Layout{Root: root}, nil
+	l := Layout{Root: resolved}
+	if err := l.CheckTrusted(); err != nil {
+		return Layout{}, err
+	}
+	return l, nil
 }
 
 // ScopeID is the scope id of this layout.
@@ -150,22 +164,4 @@ func RemoveIfExists(path string) error {
 		return err
 	}
 	return nil
-}
-
-// ReadFileLimit reads a file the program wrote itself, refusing one larger
-// than limit: a damaged or hostile file must not exhaust memory.
-func ReadFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

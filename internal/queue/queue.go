@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
 
 // busyTimeoutMillis is how long a statement waits for another connection's
@@ -142,7 +144,7 @@ func createFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating queue directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := paths.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // no symlink, no FIFO
 	if err != nil {
 		return fmt.Errorf("creating queue %s: %w", path, err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
 
 // EnvReadyFD names the inherited descriptor on which a spawned daemon
@@ -65,7 +66,7 @@ func FirstFree(ctx context.Context, req Request) (port, pid int, err error) {
 }
 
 func start(ctx context.Context, req Request, port int) (int, error) {
-	logf, err := os.OpenFile(req.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := paths.OpenFile(req.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("opening daemon log: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
@@ -32,7 +31,7 @@ var ErrMalformed = errors.New("malformed state file")
 // Read returns the record at path. A missing file is os.ErrNotExist; a file
 // that is empty, truncated or garbled is ErrMalformed with what was wrong.
 func Read(path string) (Record, error) {
-	f, err := os.Open(path)
+	f, err := paths.Open(path)
 	if err != nil {
 		return Record{}, err
 	}
