@@ -128,8 +128,11 @@ func thirdPartyReason(f *facts) string {
 // authority, so a readable argv that is not ours overrides it.
 func readableButNotSpawnShaped(f *facts) bool { return f.ev.ArgvReadable && !f.shape.OK }
 
+// isRecordedSingleton: row 5 protects the recorded daemon only while it
+// answers health; a hung one falls through (normally to unresponsive).
 func isRecordedSingleton(f *facts) bool {
-	return f.ev.PID > 0 && f.ev.PID == f.scope.SingletonPID && f.ev.Port == f.scope.SingletonPort
+	return f.ev.PID > 0 && f.ev.PID == f.scope.SingletonPID && f.ev.Port == f.scope.SingletonPort &&
+		!f.ev.Wedged && f.ev.Health != nil
 }
 
 func pidUnknown(f *facts) bool { return f.ev.PID <= 0 }

@@ -62,7 +62,8 @@ func classifyCases() []classifyCase {
 		// Row 5: the live singleton, even when it is older.
 		{"row5/recorded singleton", goDaemon(4000, 9400, currentVer), here, never, api.SkipRecordedSingleton, 5},
 		{"row5/recorded singleton of an older version", goDaemon(4000, 9400, "3.2.2"), here, never, api.SkipRecordedSingleton, 5},
-		{"row5/recorded singleton wedged", with(goDaemon(4000, 9400, currentVer), wedged), here, never, api.SkipRecordedSingleton, 5},
+		// A recorded daemon that no longer answers health is repairable (SPEC §7).
+		{"row5/recorded singleton wedged falls through", with(goDaemon(4000, 9400, currentVer), wedged), here, operator, api.SkipUnresponsive, 9},
 
 		// Row 6: without a pid there is nothing to signal safely.
 		{"row6/pid unknown with spec kitty health", with(stale, func(e *Evidence) { e.PID = 0 }, unreadableArgv), here, operator, api.SkipMissingPID, 6},

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,11 +18,12 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
 type doctorOptions struct {
-	JSON, Reset, Force bool
+	JSON, Reset, Force, Verbose bool
 }
 
 func newDoctorCmd(ios *IOStreams) *cobra.Command {
@@ -52,58 +56,94 @@ and failed; on a terminal it asks before stopping operator_required ones.
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON (schema_version 2)")
 	cmd.Flags().BoolVar(&opts.Reset, "reset", false, "stop safe_auto daemons (and operator_required ones with --force)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "with --reset: also stop operator_required daemons")
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "with --reset on a terminal: also print the table of what was found")
 	return cmd
 }
 
 func runDoctor(cmd *cobra.Command, ios *IOStreams, opts doctorOptions) error {
 	ctx := cmd.Context()
-	l, err := paths.Peek() // read-only: never create the root
-	if opts.Reset {
-		l, err = layout()
-	}
-	if err != nil {
-		return fmt.Errorf("resolving runtime root: %w", err)
-	}
-	if opts.Reset {
-		// A reset scans and acts under the scope lock, so it never meets a
-		// daemon that ensure-running spawned but has not recorded yet.
-		unlock, err := lifecycle.Lock(ctx, l.LockFile())
+	if !opts.Reset {
+		l, err := paths.Peek() // read-only: never create the root
+		if err != nil {
+			return rootError(err)
+		}
+		exe, _ := lifecycle.ResolvedExecutable()
+		scan, err := doctor.ScanScope(ctx, l, version.Current(), exe)
 		if err != nil {
 			return err
 		}
-		defer unlock()
+		rep := doctor.Report(ctx, scan)
+		if opts.JSON {
+			return writeJSON(ios.Out, rep)
+		}
+		printReport(ios, rep)
+		return nil
+	}
+	return runReset(ctx, ios, opts)
+}
+
+// runReset is `auth doctor --reset`. The y/N question is asked before the
+// scope lock (a person may take minutes; every start and publish of the
+// scope waits for that lock); after the answer it locks, scans again and
+// acts only on the daemons whose pid and start time are unchanged (SPEC §8).
+func runReset(ctx context.Context, ios *IOStreams, opts doctorOptions) error {
+	l, err := layout()
+	if err != nil {
+		return err
 	}
 	exe, _ := lifecycle.ResolvedExecutable()
+	interactive := !opts.JSON && ios.InTTY && ios.OutTTY
+	ro := doctor.ResetOptions{Force: opts.Force, Actor: cleanup.ActorDoctorReset}
+	if interactive && !opts.Force {
+		pre, err := doctor.ScanScope(ctx, l, version.Current(), exe)
+		if err != nil {
+			return err
+		}
+		ro.Approved = map[procinfo.Identity]bool{}
+		if ops := pre.OperatorRequired(); len(ops) > 0 && confirm(ios, ops) {
+			for _, r := range ops {
+				ro.Approved[pre.Identity(r)] = true
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return silentError{ExitInterrupted}
+	}
+	// The scan that decides runs under the scope lock, so it never meets a
+	// daemon that ensure-running spawned but has not recorded yet.
+	unlock, err := lifecycle.Lock(ctx, l.LockFile())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	scan, err := doctor.ScanScope(ctx, l, version.Current(), exe)
 	if err != nil {
 		return err
 	}
 	rep := doctor.Report(ctx, scan)
-	if !opts.JSON {
+	if !opts.JSON && (!interactive || opts.Verbose) {
 		printReport(ios, rep)
 	}
-	if opts.Reset {
-		ro := doctor.ResetOptions{Force: opts.Force, Actor: cleanup.ActorDoctorReset}
-		if !opts.JSON && ios.InTTY && ios.OutTTY {
-			ro.Confirm = func(ops []api.IdentityRecord) bool { return confirm(ios, ops) }
-			ro.Progress = func(port int, outcome string) {
-				fmt.Fprintf(ios.ErrOut, "  port %d: %s\n", port, outcome)
-			}
-			if n := len(rep.Orphans); n > 0 {
-				fmt.Fprintf(ios.ErrOut, "stopping up to %d daemon(s)…\n", n)
-			}
+	if interactive {
+		p := newProgress(ios.ErrOut)
+		if n := scan.Plan(ro); n > 0 {
+			fmt.Fprintf(ios.ErrOut, "stopping %d daemon(s)…\n", n)
 		}
-		res := doctor.Reset(ctx, scan, ro)
-		rep.ResetResult = &res
+		ro.Step, ro.Progress = p.step, p.done
 	}
+	res := doctor.Reset(ctx, scan, ro)
+	rep.ResetResult = &res
 	if opts.JSON {
 		if err := writeJSON(ios.Out, rep); err != nil {
 			return err
 		}
-	} else if rep.ResetResult != nil {
-		printReset(ios, *rep.ResetResult)
+	} else {
+		printReset(ios, res)
 	}
-	if rep.ResetResult != nil && len(rep.ResetResult.Failed) > 0 {
+	switch {
+	case ctx.Err() != nil:
+		return silentError{ExitInterrupted}
+	case len(res.Failed) > 0:
 		return silentError{ExitError}
 	}
 	return nil
@@ -119,6 +159,15 @@ func confirm(ios *IOStreams, ops []api.IdentityRecord) bool {
 	line, _ := bufio.NewReader(io.LimitReader(ios.In, 1024)).ReadString('\n')
 	answer := strings.ToLower(strings.TrimSpace(line))
 	return answer == "y" || answer == "yes"
+}
+
+// rootError keeps a trust refusal as its own one line.
+func rootError(err error) error {
+	var untrusted *paths.UntrustedError
+	if errors.As(err, &untrusted) {
+		return err
+	}
+	return fmt.Errorf("resolving runtime root: %w", err)
 }
 
 func printReport(ios *IOStreams, rep api.DoctorReport) {
@@ -144,11 +193,28 @@ func printReport(ios *IOStreams, rep api.DoctorReport) {
 		}
 		tw.Flush()
 	}
-	for _, f := range rep.Findings {
-		if f.Severity != "info" {
-			fmt.Fprintf(w, "%s: %s\n  next: %s\n", f.Severity, f.Summary, f.Remediation.Command)
-		}
+	for _, f := range rankFindings(rep.Findings) {
+		fmt.Fprintf(w, "%s: %s\n  next: %s\n", f.Severity, f.Summary, f.Remediation.Command)
 	}
+}
+
+// rankFindings orders findings by severity, most severe first, keeping the
+// order of equal ones: a person reads the error before the info.
+func rankFindings(fs []api.Finding) []api.Finding {
+	rank := map[string]int{"error": 0, "warning": 1, "info": 2}
+	out := slices.Clone(fs)
+	slices.SortStableFunc(out, func(a, b api.Finding) int {
+		ra, ok := rank[a.Severity]
+		if !ok {
+			ra = 1
+		}
+		rb, ok := rank[b.Severity]
+		if !ok {
+			rb = 1
+		}
+		return ra - rb
+	})
+	return out
 }
 
 func printReset(ios *IOStreams, res api.ResetResult) {
@@ -163,9 +229,21 @@ func printReset(ios *IOStreams, res api.ResetResult) {
 		fmt.Fprintf(w, "failed  pid %s port %d %s: %s\n", optInt(f.PID), f.Port, f.CleanupClass, f.FailureReason)
 	}
 	fmt.Fprintf(w, "reset: %d swept, %d skipped, %d failed\n", len(res.Swept), len(res.Skipped), len(res.Failed))
-	if len(res.Skipped) > 0 {
-		fmt.Fprintf(w, "%d operator_required daemon(s) left running; to stop them too: %s\n", len(res.Skipped), doctor.CmdResetForce)
+	if ops := countOps(res.Skipped); ops > 0 {
+		fmt.Fprintf(w, "%d operator_required daemon(s) left running; to stop them too: %s\n", ops, doctor.CmdResetForce)
 	}
+}
+
+// countOps counts the skipped daemons that --force would have stopped (not
+// the ones that exited on their own).
+func countOps(skipped []api.SkippedEntry) int {
+	n := 0
+	for _, s := range skipped {
+		if s.SkipReason != api.SkipExited {
+			n++
+		}
+	}
+	return n
 }
 
 // table aligns columns for a person and writes plain tab-separated rows for

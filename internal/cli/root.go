@@ -25,6 +25,8 @@ const (
 	ExitOK    = 0
 	ExitError = 1
 	ExitUsage = 2
+	// ExitInterrupted: Ctrl-C or SIGTERM stopped the command (SPEC §12).
+	ExitInterrupted = 130
 )
 
 // usageError is a mistake in how the command was called.
@@ -61,9 +63,26 @@ func System() *IOStreams {
 
 // Main runs the CLI with the process's arguments and returns the exit status.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go watchSignals(sigs, cancel, os.Exit)
 	return Run(ctx, os.Args[1:], System())
+}
+
+// watchSignals cancels the command on the first interrupt, so it can stop
+// cleanly (a reset starts no further step), and exits at once on the second:
+// nothing may hold a person who pressed Ctrl-C twice.
+func watchSignals(sigs <-chan os.Signal, cancel func(), exit func(int)) {
+	if _, ok := <-sigs; !ok {
+		return
+	}
+	cancel()
+	if _, ok := <-sigs; ok {
+		exit(ExitInterrupted)
+	}
 }
 
 // Run executes one command line.
@@ -79,6 +98,9 @@ func Run(ctx context.Context, args []string, io *IOStreams) int {
 		return silent.code
 	}
 	fmt.Fprintf(io.ErrOut, "spec-kitty: %v\n", err)
+	if ctx.Err() != nil {
+		return ExitInterrupted
+	}
 	var usage usageError
 	if errors.As(err, &usage) {
 		return ExitUsage

@@ -80,6 +80,16 @@ func findings(s *Scan, rep api.DoctorReport) []api.Finding {
 			Summary:     "no healthy sync daemon is recorded for this scope",
 			Remediation: api.Remediation{Command: CmdSyncStart}})
 	}
+	if s.Singleton != nil && !s.singletonHealthy {
+		for _, r := range rep.Orphans {
+			if r.PID != nil && *r.PID == s.Singleton.PID {
+				fs = append(fs, api.Finding{ID: "recorded_daemon_unhealthy", Severity: "warning",
+					Summary: fmt.Sprintf("recorded daemon not healthy: pid %d on port %d does not answer health (%s)",
+						s.Singleton.PID, r.Port, r.Reason),
+					Remediation: api.Remediation{Command: CmdResetForce}})
+			}
+		}
+	}
 	var safe int
 	ops := map[string]int{}
 	for _, r := range rep.Orphans {

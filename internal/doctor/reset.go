@@ -20,8 +20,39 @@ type ResetOptions struct {
 	Confirm func(ops []api.IdentityRecord) bool
 	// Actor names the entrypoint in the journal.
 	Actor string
+	// Approved, when not nil, holds the operator_required daemons a person
+	// agreed to stop before the scope lock was taken, by (pid, start time):
+	// only those are acted on, so the answer covers exactly what was shown
+	// (SPEC §8). Force overrides it.
+	Approved map[procinfo.Identity]bool
 	// Progress is told of each candidate as it finishes.
 	Progress func(port int, outcome string)
+	// Step is told when each escalation step starts.
+	Step func(port int, msg string)
+}
+
+// OperatorRequired are the scan's operator_required records: the ones a
+// reset without --force asks about.
+func (s *Scan) OperatorRequired() []api.IdentityRecord {
+	return s.filter(func(r api.IdentityRecord) bool { return r.CleanupClass == api.ClassOperatorRequired })
+}
+
+// Identity is the (pid, start time) the scan read for a record.
+func (s *Scan) Identity(r api.IdentityRecord) procinfo.Identity {
+	ev := s.evidence[r.Port]
+	return procinfo.Identity{PID: ev.PID, StartTime: ev.StartTime}
+}
+
+// Plan counts the candidates a reset with opts would act on, for the
+// header a person sees before it starts.
+func (s *Scan) Plan(opts ResetOptions) int {
+	n := 0
+	for _, r := range s.Orphans() {
+		if r.CleanupClass == api.ClassSafeAuto || opts.Force || (opts.Approved != nil && opts.Approved[s.Identity(r)]) {
+			n++
+		}
+	}
+	return n
 }
 
 // Reset cleans the scan's candidates: safe_auto always, operator_required
@@ -38,9 +69,9 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 			ops = append(ops, r)
 		}
 	}
-	include := opts.Force || (len(ops) > 0 && opts.Confirm != nil && opts.Confirm(ops))
+	include := opts.Force || (len(ops) > 0 && opts.Approved == nil && opts.Confirm != nil && opts.Confirm(ops))
 	for _, r := range ops {
-		if include {
+		if include || (opts.Approved != nil && opts.Approved[s.Identity(r)]) {
 			act = append(act, r)
 			continue
 		}
@@ -57,6 +88,7 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 		Actor:     opts.Actor,
 		Journal:   cleanup.NewJournal(s.Layout.Journal()),
 		Progress:  opts.Progress,
+		Step:      opts.Step,
 		Protected: s.recorded,
 	}
 	for _, o := range eng.Clean(ctx, cands) {
@@ -69,6 +101,7 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 			res.Failed = append(res.Failed, *o.Failed)
 		}
 	}
+	s.forgetSwept(res)
 	return res
 }
 
@@ -125,10 +158,31 @@ func StartupReaper(version, exe string) lifecycle.Reaper {
 	}
 }
 
-// recorded reports whether the state file names pid right now.
+// recorded reports whether the state file names pid right now as a daemon
+// to protect: any record written since the scan, and the scanned one only
+// when it answered health (SPEC §7 row 5: a recorded daemon that does not
+// answer is repairable).
 func (s *Scan) recorded(pid int) bool {
 	rec, err := statefile.Read(s.Layout.StateFile())
-	return err == nil && rec.PID == pid
+	if err != nil || rec.PID != pid {
+		return false
+	}
+	return s.Singleton == nil || s.singletonHealthy || *s.Singleton != rec
+}
+
+// forgetSwept clears a state file that still names a recorded daemon the
+// reset has just stopped, so the next `sync start` spawns a fresh one.
+func (s *Scan) forgetSwept(res api.ResetResult) {
+	if s.Singleton == nil || s.singletonHealthy {
+		return
+	}
+	for _, sw := range res.Swept {
+		if sw.PID == s.Singleton.PID {
+			if rec, err := statefile.Read(s.Layout.StateFile()); err == nil && rec == *s.Singleton {
+				_ = statefile.Remove(s.Layout.StateFile())
+			}
+		}
+	}
 }
 
 // pruneInstances removes per-instance records of daemons that are gone

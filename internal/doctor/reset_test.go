@@ -148,6 +148,7 @@ func TestReset_NoOperatorRequiredAsksNothing(t *testing.T) {
 func TestReset_SingletonPIDIsNeverACandidate(t *testing.T) {
 	s := fakeScan(t)
 	s.Singleton = &statefile.Record{PID: 5400, Port: 9400}
+	s.singletonHealthy = true
 	pid := 5400
 	other := rec(9410, api.ClassSafeAuto, api.StaleVersion)
 	other.PID = &pid
@@ -180,5 +181,39 @@ func TestReset_EmptyListsMarshalAsArrays(t *testing.T) {
 	}
 	if string(b) != `{"swept":[],"skipped":[],"failed":[]}` {
 		t.Errorf("empty reset_result = %s", b)
+	}
+}
+
+// TestReset_UnhealthySingletonIsRepairable: a recorded daemon that did not
+// answer health is not protected (SPEC §7 row 5), doctor names it with a
+// warning whose remediation is --reset --force, and the reset's pre-step
+// protection does not shield it either.
+func TestReset_UnhealthySingletonIsRepairable(t *testing.T) {
+	wedged := rec(9400, api.ClassOperatorRequired, api.SkipUnresponsive)
+	s := fakeScan(t, wedged)
+	s.Singleton = &statefile.Record{URL: "http://127.0.0.1:9400", PID: 14400, Port: 9400, Token: "t"}
+	if err := statefile.Write(s.Layout.StateFile(), *s.Singleton); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.protectSingleton(wedged); got.CleanupClass != api.ClassOperatorRequired {
+		t.Fatalf("unhealthy recorded daemon protected: %+v", got)
+	}
+	if s.recorded(14400) {
+		t.Error("the pre-step check protects the unhealthy recorded daemon")
+	}
+	rep := Report(context.Background(), s)
+	var found bool
+	for _, f := range rep.Findings {
+		if f.ID == "recorded_daemon_unhealthy" {
+			found = f.Severity == "warning" && f.Remediation.Command == CmdResetForce && strings.Contains(f.Summary, "recorded daemon not healthy")
+		}
+	}
+	if !found {
+		t.Errorf("findings %+v, want a warning \"recorded daemon not healthy\" naming %s", rep.Findings, CmdResetForce)
+	}
+	// A state file written since the scan names a new daemon: protected.
+	s.Singleton = &statefile.Record{URL: "http://127.0.0.1:9401", PID: 14400, Port: 9401, Token: "t"}
+	if !s.recorded(14400) {
+		t.Error("a daemon recorded since the scan is not protected")
 	}
 }

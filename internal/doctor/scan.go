@@ -34,6 +34,9 @@ type Scan struct {
 
 	evidence  map[int]classify.Evidence
 	instances map[int]api.InstanceRecord
+	// singletonHealthy: the recorded daemon answered health at its port
+	// with its pid. Only then is it protected (SPEC §7 row 5).
+	singletonHealthy bool
 }
 
 // ScanScope probes every port of the sync range and classifies what listens.
@@ -58,6 +61,11 @@ func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*
 		return nil, fmt.Errorf("scanning ports %d-%d: %w", api.SyncRange.Lo, api.SyncRange.Hi-1, err)
 	}
 	for _, ev := range evs {
+		if s.Singleton != nil && ev.Port == s.Singleton.Port && answersHealth(ev, s.Singleton.PID) {
+			s.singletonHealthy = true
+		}
+	}
+	for _, ev := range evs {
 		if !api.SyncRange.Contains(ev.Port) {
 			continue // no record is ever emitted for a port outside the range
 		}
@@ -76,7 +84,7 @@ func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*
 // Where the OS cannot tell a listener's pid (another platform), the recorded
 // port stands in for it: that only ever moves a record toward never_touch.
 func (s *Scan) protectSingleton(r api.IdentityRecord) api.IdentityRecord {
-	if s.Singleton == nil || r.CleanupClass == api.ClassNeverTouch {
+	if s.Singleton == nil || !s.singletonHealthy || r.CleanupClass == api.ClassNeverTouch {
 		return r
 	}
 	samePID := r.PID != nil && *r.PID == s.Singleton.PID
@@ -87,6 +95,17 @@ func (s *Scan) protectSingleton(r api.IdentityRecord) api.IdentityRecord {
 	reason := api.SkipRecordedSingleton
 	r.CleanupClass, r.SkipReason, r.Reason, r.IsRecordedSingleton = api.ClassNeverTouch, &reason, reason, true
 	return r
+}
+
+// answersHealth reports whether a listener gave a live health answer as
+// the sync daemon pid (or, where the platform cannot name pids, any sync
+// health answer on the recorded port).
+func answersHealth(ev classify.Evidence, pid int) bool {
+	h := ev.Health
+	if ev.Wedged || h == nil || h.DaemonFamily != api.FamilySync {
+		return false
+	}
+	return h.Owner == nil || h.Owner.PID == pid
 }
 
 // hints tell the prober which pid probably holds which port; it verifies
