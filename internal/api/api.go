@@ -123,6 +123,10 @@ type InstanceRecord struct {
 	Token     string    `json:"token"`
 	Version   string    `json:"version"`
 	StartedAt time.Time `json:"started_at"`
+	// ProcStartTime is the daemon's process start time as the OS reports
+	// it (procinfo): with the pid, it tells a live record from one whose
+	// pid was reused. Zero when the platform could not read it.
+	ProcStartTime uint64 `json:"proc_start_time,omitempty"`
 }
 
 // OwnerRecord is daemon/owner.json: reporting data only, never kill authority.

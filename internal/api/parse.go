@@ -40,3 +40,29 @@ func ParseHealth(body []byte) (*Health, []string, error) {
 	}
 	return &h, keys, nil
 }
+
+// ParseInstanceRecord decodes a per-instance record (daemons/<port>.json)
+// and refuses one that cannot name a daemon: no pid, a port out of bounds,
+// no token.
+func ParseInstanceRecord(data []byte) (InstanceRecord, error) {
+	var rec InstanceRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("malformed instance record: %w", err)
+	}
+	if rec.PID <= 0 || rec.Port <= 0 || rec.Port > 65535 || rec.Token == "" {
+		return rec, errors.New("malformed instance record: pid, port or token missing")
+	}
+	return rec, nil
+}
+
+// ParseOwnerRecord decodes daemon/owner.json.
+func ParseOwnerRecord(data []byte) (OwnerRecord, error) {
+	var o OwnerRecord
+	if err := json.Unmarshal(data, &o); err != nil {
+		return o, fmt.Errorf("malformed owner record: %w", err)
+	}
+	if o.PID <= 0 || o.Port <= 0 || o.Port > 65535 {
+		return o, errors.New("malformed owner record: pid or port missing")
+	}
+	return o, nil
+}

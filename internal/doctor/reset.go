@@ -2,6 +2,9 @@ package doctor
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/cleanup"
@@ -185,13 +188,20 @@ func (s *Scan) forgetSwept(res api.ResetResult) {
 	}
 }
 
-// pruneInstances removes per-instance records of daemons that are gone
-// (killed without a clean exit), so they stop pointing the reuse path at a
-// scan. A record of a live pid is kept, whatever it says.
+// pruneInstances removes per-instance records that name no daemon any more
+// (malformed, a dead pid, a pid now another process), so they stop pointing
+// the reuse path at a scan. A record of a live daemon is kept.
 func (s *Scan) pruneInstances() {
-	for port, rec := range s.instances {
-		if !procinfo.Alive(rec.PID) {
-			_ = paths.RemoveIfExists(s.Layout.InstanceFile(port))
+	entries, err := os.ReadDir(s.Layout.InstanceDir())
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, ".json") {
+			path := filepath.Join(s.Layout.InstanceDir(), name)
+			if lifecycle.InstanceState(path, name) == lifecycle.InstanceGone {
+				_ = paths.RemoveIfExists(path)
+			}
 		}
 	}
 }

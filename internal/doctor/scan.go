@@ -5,7 +5,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -160,9 +159,12 @@ func readInstances(layout paths.Layout) map[int]api.InstanceRecord {
 		if err != nil || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		var rec api.InstanceRecord
 		data, err := paths.ReadFileLimit(filepath.Join(layout.InstanceDir(), e.Name()), maxRecord)
-		if err != nil || json.Unmarshal(data, &rec) != nil || rec.Port != port {
+		if err != nil {
+			continue
+		}
+		rec, err := api.ParseInstanceRecord(data)
+		if err != nil || rec.Port != port {
 			continue
 		}
 		out[port] = rec
@@ -175,8 +177,8 @@ func readOwner(layout paths.Layout) *api.OwnerRecord {
 	if err != nil {
 		return nil
 	}
-	var o api.OwnerRecord
-	if json.Unmarshal(data, &o) != nil {
+	o, err := api.ParseOwnerRecord(data)
+	if err != nil {
 		return nil
 	}
 	return &o

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
@@ -101,20 +104,81 @@ func reap(ctx context.Context, opts Options, res *api.StartResult) {
 	}
 }
 
-// strayInstances reports whether daemons/ holds a per-instance record for
-// any port other than the recorded daemon's.
+// strayInstances reports whether daemons/ holds a per-instance record, for
+// a port other than the recorded daemon's, that still names a live daemon:
+// its pid runs with the recorded start time and something holds its port.
+// Only then is a range scan worth its cost. On the way it prunes records
+// that name nothing (malformed, a dead pid, a reused pid), so they stop
+// costing a check on every reuse. The caller holds the scope lock.
 func strayInstances(layout paths.Layout, recorded int) bool {
 	entries, err := os.ReadDir(layout.InstanceDir())
 	if err != nil {
 		return false
 	}
 	own := strconv.Itoa(recorded) + ".json"
+	stray := false
 	for _, e := range entries {
-		if name := e.Name(); name != own && strings.HasSuffix(name, ".json") {
-			return true
+		name := e.Name()
+		if name == own || !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		path := filepath.Join(layout.InstanceDir(), name)
+		switch InstanceState(path, name) {
+		case InstanceGone:
+			_ = paths.RemoveIfExists(path)
+		case InstanceLive:
+			if !spawn.PortFree(portOf(name)) {
+				stray = true
+			}
 		}
 	}
-	return false
+	return stray
+}
+
+// InstanceLiveness is what a per-instance record still names.
+type InstanceLiveness int
+
+// Liveness of a per-instance record.
+const (
+	// InstanceGone: malformed, or its pid is dead or now another process.
+	InstanceGone InstanceLiveness = iota
+	// InstanceLive: its pid runs with the recorded start time (or the
+	// record predates start times and the pid runs).
+	InstanceLive
+	// InstanceUnknown: the record could not be read (not a regular file,
+	// unreadable); left alone.
+	InstanceUnknown
+)
+
+// InstanceState reads the record at path (named name, "<port>.json") and
+// says whether it still names a live daemon.
+func InstanceState(path, name string) InstanceLiveness {
+	data, err := paths.ReadFileLimit(path, maxInstanceRecord)
+	if err != nil {
+		return InstanceUnknown
+	}
+	rec, err := api.ParseInstanceRecord(data)
+	if err != nil || strconv.Itoa(rec.Port)+".json" != name {
+		return InstanceGone
+	}
+	info, err := procinfo.Read(rec.PID)
+	switch {
+	case errors.Is(err, os.ErrNotExist) || (err == nil && info.Zombie):
+		return InstanceGone
+	case err != nil:
+		return InstanceUnknown
+	case rec.ProcStartTime != 0 && info.StartTime != 0 && info.StartTime != rec.ProcStartTime:
+		return InstanceGone
+	}
+	return InstanceLive
+}
+
+// maxInstanceRecord bounds a per-instance record; a real one is ~250 bytes.
+const maxInstanceRecord = 64 << 10
+
+func portOf(name string) int {
+	n, _ := strconv.Atoi(strings.TrimSuffix(name, ".json"))
+	return n
 }
 
 func skipReason(intent Intent) string {

@@ -18,8 +18,8 @@ type Control struct {
 	// Stop ends the daemon gracefully; it is called once per accepted
 	// shutdown request.
 	Stop func(reason string)
-	// OnAuth, when set, is called on every authenticated request (the
-	// sync daemon's idle clock).
+	// OnAuth, when set, is called on every authenticated request and every
+	// token-proof challenge (the sync daemon's idle clock).
 	OnAuth func()
 }
 
@@ -56,6 +56,11 @@ func (c *Control) HandleChallenge(w http.ResponseWriter, r *http.Request) {
 	if req.Nonce == "" || len(req.Nonce) > maxNonce {
 		WriteError(w, http.StatusBadRequest, "nonce must be 1-%d characters", maxNonce)
 		return
+	}
+	// Ensure-running proves the token just before it publishes: the proof
+	// counts as activity, or the daemon could retire in between.
+	if c.OnAuth != nil {
+		c.OnAuth()
 	}
 	WriteJSON(w, http.StatusOK, api.ChallengeResponse{MAC: client.MAC(c.Token, req.Nonce)})
 }

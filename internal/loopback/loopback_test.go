@@ -71,3 +71,20 @@ func TestDecodeJSONBoundsTheBody(t *testing.T) {
 		t.Fatalf("garbage body: decoded, status %d", rec.Code)
 	}
 }
+
+// TestChallengeResetsIdleClock: ensure-running proves the token with a
+// challenge just before it publishes; that proof must count as activity, or
+// the daemon could retire in between (issue 12, suspicion a).
+func TestChallengeResetsIdleClock(t *testing.T) {
+	touched := 0
+	c := &Control{Token: "tok", Stop: func(string) {}, OnAuth: func() { touched++ }}
+	req := httptest.NewRequest(http.MethodPost, "/api/auth/challenge", strings.NewReader(`{"nonce":"0123456789abcdef"}`))
+	rec := httptest.NewRecorder()
+	c.HandleChallenge(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("challenge: status %d (%s)", rec.Code, rec.Body)
+	}
+	if touched != 1 {
+		t.Errorf("idle clock reset %d times by a challenge, want 1", touched)
+	}
+}

@@ -17,3 +17,6 @@ func detach(cmd *exec.Cmd, ready *os.File) (usesReady bool) {
 	cmd.Env = append(cmd.Env, EnvReadyFD+"="+strconv.Itoa(3))
 	return true
 }
+
+// daemonDir is the working directory of every daemon: the file system root.
+func daemonDir() string { return "/" }

@@ -85,6 +85,9 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 
 	cmd := exec.Command(req.Exe, req.Args(port)...)
 	cmd.Env = req.Env
+	// A daemon outlives the command that started it: it must not keep the
+	// caller's directory (a removable or temporary mount) busy.
+	cmd.Dir = daemonDir()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, logf, logf
 	usesReady := detach(cmd, readyW)
 	err = cmd.Start()

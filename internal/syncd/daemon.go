@@ -95,7 +95,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	defer d.removeInstanceRecord()
+	defer d.removeRecords()
 	tickCtx, stopTick := context.WithCancel(ctx)
 	defer stopTick()
 	tick, idle := Timing()

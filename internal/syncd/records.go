@@ -7,6 +7,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 )
 
 // writeRecords writes daemons/<port>.json (kill-free graceful shutdown for a
@@ -18,6 +19,9 @@ func (d *Daemon) writeRecords() error {
 		Token:     d.cfg.Token,
 		Version:   d.cfg.Version,
 		StartedAt: d.startedAt,
+	}
+	if info, err := procinfo.Read(inst.PID); err == nil {
+		inst.ProcStartTime = info.StartTime
 	}
 	if err := writeJSON(d.cfg.Layout.InstanceFile(d.cfg.Port), inst); err != nil {
 		return err
@@ -31,6 +35,29 @@ func (d *Daemon) writeRecords() error {
 		StartedAt:      d.startedAt,
 	}
 	return writeJSON(d.cfg.Layout.OwnerFile(), owner)
+}
+
+// removeRecords removes this daemon's per-instance record and the owner
+// record, each only while it still names this daemon (SPEC §3).
+func (d *Daemon) removeRecords() {
+	d.removeInstanceRecord()
+	d.removeOwnerRecord()
+}
+
+// removeOwnerRecord removes daemon/owner.json when it names this daemon.
+func (d *Daemon) removeOwnerRecord() {
+	path := d.cfg.Layout.OwnerFile()
+	data, err := paths.ReadFileLimit(path, 64<<10)
+	if err != nil {
+		return
+	}
+	o, err := api.ParseOwnerRecord(data)
+	if err != nil || o.PID != os.Getpid() || o.Port != d.cfg.Port {
+		return
+	}
+	if err := paths.RemoveIfExists(path); err != nil {
+		d.log.Warn("removing owner record", "err", err)
+	}
 }
 
 // removeInstanceRecord removes this daemon's record, unless another daemon
@@ -48,12 +75,12 @@ func (d *Daemon) removeInstanceRecord() {
 
 // ReadInstanceRecord reads one daemons/<port>.json.
 func ReadInstanceRecord(path string) (api.InstanceRecord, error) {
-	var rec api.InstanceRecord
 	data, err := paths.ReadFileLimit(path, 64<<10)
 	if err != nil {
-		return rec, err
+		return api.InstanceRecord{}, err
 	}
-	if err := json.Unmarshal(data, &rec); err != nil {
+	rec, err := api.ParseInstanceRecord(data)
+	if err != nil {
 		return rec, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return rec, nil

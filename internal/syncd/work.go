@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
@@ -136,13 +137,25 @@ func (d *Daemon) retirement(idle time.Duration) string {
 	return ""
 }
 
-// superseded reports whether the state file names another live daemon.
+// supersededProbe bounds the health request to the daemon the state file
+// names; a live one answers loopback in milliseconds.
+const supersededProbe = 2 * time.Second
+
+// superseded reports whether the state file names another live daemon of
+// this scope: a different port whose listener answers health as this
+// scope's sync daemon with the recorded pid (SPEC §9). A record naming this
+// port, a dead pid, an unrelated process or nothing readable never retires
+// this daemon.
 func (d *Daemon) superseded() bool {
 	rec, err := statefile.Read(d.cfg.Layout.StateFile())
-	if err != nil {
+	if err != nil || rec.Port == d.cfg.Port || rec.PID == os.Getpid() || !procinfo.Alive(rec.PID) {
 		return false
 	}
-	return rec.PID != os.Getpid() && procinfo.Alive(rec.PID)
+	ctx, cancel := context.WithTimeout(context.Background(), supersededProbe)
+	defer cancel()
+	h, err := client.New(rec.Port).Health(ctx)
+	return err == nil && h.DaemonFamily == api.FamilySync && h.SingletonScopeID == d.cfg.Layout.ScopeID() &&
+		h.Owner != nil && h.Owner.PID == rec.PID && h.Owner.Port == rec.Port
 }
 
 // startWork opens the queue and starts the uploader.

@@ -82,7 +82,7 @@ type Uploader struct {
 // New returns an uploader for cfg, filling defaults for zero fields.
 func New(cfg Config) *Uploader {
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{}
+		cfg.Client = NewHTTPClient()
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
