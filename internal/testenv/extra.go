@@ -29,8 +29,9 @@ func Ptr[T any](v T) *T { return &v }
 // zombie. A stopped (wedged) process is alive.
 func (p *Proc) Alive() bool { return !p.Exited() && procinfo.Alive(p.PID) }
 
-// Journal returns every line of this Env's cleanup journal and fails the
-// test unless each names a port inside the sync range and the sync family:
+// Journal returns the outcome lines of this Env's cleanup journal (each
+// request or signal sent, without the intent line written before it) and
+// fails the test unless each names a port inside the sync range and the sync family:
 // the audit trail proves no cleanup of this scope ever left its boundaries
 // (SPEC §3, §14).
 func (e *Env) Journal() []api.JournalEntry {
@@ -39,10 +40,26 @@ func (e *Env) Journal() []api.JournalEntry {
 	if err != nil {
 		e.t.Fatalf("reading the cleanup journal: %v", err)
 	}
+	var sent []api.JournalEntry
 	for i, j := range entries {
 		if !api.SyncRange.Contains(j.Port) || j.Family != api.FamilySync {
 			e.t.Errorf("journal line %d leaves the sync boundaries: %+v", i+1, j)
 		}
+		if j.Outcome != cleanup.OutcomeIntent {
+			sent = append(sent, j)
+		}
+	}
+	return sent
+}
+
+// JournalAll is every journal line, the intent lines written before each
+// step included.
+func (e *Env) JournalAll() []api.JournalEntry {
+	e.t.Helper()
+	e.Journal() // the boundary checks
+	entries, err := cleanup.ReadJournal(e.Path("cleanup-journal.jsonl"))
+	if err != nil {
+		e.t.Fatalf("reading the cleanup journal: %v", err)
 	}
 	return entries
 }
