@@ -65,11 +65,18 @@ func (p *Proc) WaitExit(limit time.Duration) bool {
 // go on serving, so a scan right after kill(2) could still get answers.
 func (p *Proc) Wedge(t testing.TB) {
 	t.Helper()
-	if err := syscall.Kill(p.PID, syscall.SIGSTOP); err != nil {
-		t.Fatalf("wedging pid %d: %v", p.PID, err)
+	WedgePID(t, p.PID)
+}
+
+// WedgePID is Wedge for a process the harness did not start itself (a
+// daemon spawned by the CLI under test); KillScope ends it.
+func WedgePID(t testing.TB, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("wedging pid %d: %v", pid, err)
 	}
-	if !poll(readyWait, func() bool { return allStopped(p.PID) }) {
-		t.Fatalf("wedging pid %d: not every thread stopped within %v", p.PID, readyWait)
+	if !poll(readyWait, func() bool { return allStopped(pid) }) {
+		t.Fatalf("wedging pid %d: not every thread stopped within %v", pid, readyWait)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -240,5 +241,208 @@ func TestSync_StrayRecordsArePruned(t *testing.T) {
 	}
 	if _, err := os.Stat(e.Path("daemons", itoa(first.Port)+".json")); err != nil {
 		t.Errorf("the live daemon's own record is gone: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a poller.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitUntil polls until cond holds, failing the test after hangBound.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangBound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not within %v", what, hangBound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReset_PromptBeforeScopeLock: on a terminal (a pty from script(1)),
+// `auth doctor --reset` asks its y/N question before it takes the scope
+// lock, so `sync start` succeeds while the question waits; the header comes
+// only after the answer, each escalation step gets a line, and the pre-reset
+// table is not repeated (SPEC §8; issue 12 defect 3, issue 13 point 5).
+func TestReset_PromptBeforeScopeLock(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("script(1) is needed for a pty")
+		}
+		t.Skip("script(1) is needed for a pty")
+	}
+	e := testenv.New(t)
+	e.Vars[envTick] = "3600"
+	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
+	pre := e.SpawnDaemon(testenv.DaemonOpts{Port: port, Version: "3.2.2", Root: testenv.Ptr("")})
+	guardForce(t, e, port) // a "y" approves every operator_required daemon listed
+
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qfec", testenv.Bin()+" auth doctor --reset", "/dev/null")
+	cmd.Env = append(e.Environ(), "TERM=dumb")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the y/N question", func() bool { return strings.Contains(out.String(), "[y/N]") })
+	if strings.Contains(out.String(), "stopping") {
+		t.Errorf("the header came before the answer:\n%s", out.String())
+	}
+	// While the question waits, the scope lock is free.
+	started := runIn(t, e, "", "sync", "start", "--json")
+	var res api.StartResult
+	if started.Code != 0 || json.Unmarshal([]byte(started.Stdout), &res) != nil {
+		t.Fatalf("sync start while the question waits: exit %d, stderr %s", started.Code, started.Stderr)
+	}
+	// Approve only when the question lists exactly this test's daemon.
+	question := out.String()
+	if n := strings.Count(question, " port "); n != 1 || !strings.Contains(question, "port "+itoa(port)+":") {
+		_, _ = stdin.Write([]byte("n\n"))
+		_ = cmd.Wait()
+		t.Fatalf("the question lists daemons this test did not start; answered no:\n%s", question)
+	}
+	if _, err := stdin.Write([]byte("y\n")); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	text := out.String()
+	if err != nil {
+		t.Fatalf("auth doctor --reset: %v\n%s", err, text)
+	}
+	q := strings.Index(text, "[y/N]")
+	h := strings.Index(text, "stopping 1 daemon(s)…")
+	step := -1
+	if h >= 0 {
+		step = strings.Index(text[h:], "  port "+itoa(port)+": ")
+	}
+	if q < 0 || h < q || step < 0 {
+		t.Errorf("want question, then header, then a step line for port %d:\n%s", port, text)
+	}
+	if strings.Contains(text, "PORT") || !strings.Contains(text, "swept") {
+		t.Errorf("want the result without the pre-reset table:\n%s", text)
+	}
+	mustGone(t, "after the approved reset", pre.PID)
+	if !procinfo.Alive(res.PID) {
+		t.Errorf("the daemon started while the question waited (pid %d) is gone", res.PID)
+	}
+}
+
+// TestReset_InterruptExits130: SIGINT during the escalation starts no
+// further step; the candidate is failed "interrupted", nothing is killed,
+// and the command exits 130 (SPEC §8, §12; issue 12 defect 6).
+func TestReset_InterruptExits130(t *testing.T) {
+	e := testenv.New(t)
+	e.Vars[envTick] = "3600"
+	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
+	w := e.SpawnDaemon(testenv.DaemonOpts{Port: port, Version: "3.2.2"})
+	w.Wedge(t) // SIGTERM stays pending: the reset waits after it
+	guardForce(t, e, port)
+
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.Bin(), "auth", "doctor", "--reset", "--force", "--json")
+	cmd.Env = e.Environ()
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the terminate step", func() bool {
+		for _, j := range e.JournalAll() {
+			if j.Step == api.PathTerminate && j.Outcome == "sent" {
+				return true
+			}
+		}
+		return false
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want status 130\nstderr: %s", err, errOut.String())
+	}
+	var rep api.DoctorReport
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || rep.ResetResult == nil {
+		t.Fatalf("stdout is not a report with a reset result: %v\n%s", err, out.String())
+	}
+	var interrupted bool
+	for _, f := range rep.ResetResult.Failed {
+		interrupted = interrupted || (f.Port == port && f.FailureReason == "interrupted")
+	}
+	if !interrupted {
+		t.Errorf("reset_result %+v, want port %d failed: interrupted", rep.ResetResult, port)
+	}
+	mustAlive(t, "after the interrupt", w)
+	for _, j := range e.JournalAll() {
+		if j.Step == api.PathKill {
+			t.Errorf("journal %+v: a kill step after the interrupt", j)
+		}
+	}
+}
+
+// TestDoctor_HungRecordedDaemonIsRepairable: a recorded daemon that does not
+// answer health is operator_required/unresponsive, named by a warning
+// "recorded daemon not healthy" with its remedy; that remedy stops it and
+// the next `sync start` starts a fresh daemon (SPEC §7 row 5; issue 12
+// defect 7).
+func TestDoctor_HungRecordedDaemonIsRepairable(t *testing.T) {
+	e := testenv.New(t)
+	first := start(t, e)
+	testenv.WedgePID(t, first.PID)
+
+	rep, _ := doctorJSON(t, e, 0)
+	r := wantClass(t, byPort(rep), "hung recorded daemon", first.Port, api.ClassOperatorRequired, api.SkipUnresponsive)
+	if r.IsRecordedSingleton {
+		t.Errorf("hung recorded daemon still is_recorded_singleton: %+v", r)
+	}
+	var warned bool
+	for _, f := range rep.Findings {
+		warned = warned || (f.Severity == "warning" && strings.Contains(f.Summary, "recorded daemon not healthy") &&
+			f.Remediation.Command == "spec-kitty auth doctor --reset --force")
+	}
+	if !warned {
+		t.Errorf("findings %+v, want a warning \"recorded daemon not healthy\" naming --reset --force", rep.Findings)
+	}
+	human := runIn(t, e, "", "auth", "doctor")
+	if !strings.Contains(human.Stdout, "recorded daemon not healthy") {
+		t.Errorf("human doctor output lacks the warning:\n%s", human.Stdout)
+	}
+
+	guardForce(t, e, first.Port)
+	reset, _ := doctorJSON(t, e, 0, "--reset", "--force")
+	var swept bool
+	for _, s := range reset.ResetResult.Swept {
+		swept = swept || s.PID == first.PID
+	}
+	if !swept {
+		t.Fatalf("reset_result %+v, want pid %d swept", reset.ResetResult, first.PID)
+	}
+	mustGone(t, "after --reset --force", first.PID)
+	again := start(t, e)
+	if !again.Started || again.PID == first.PID {
+		t.Errorf("sync start after the repair = %+v, want a fresh daemon", again)
 	}
 }
