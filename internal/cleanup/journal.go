@@ -90,6 +90,12 @@ func ReadJournal(path string) ([]api.JournalEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseJournal(data)
+}
+
+// ParseJournal decodes journal lines; it returns the entries before the
+// first malformed line together with that line's error.
+func ParseJournal(data []byte) ([]api.JournalEntry, error) {
 	var out []api.JournalEntry
 	for i, line := range splitLines(data) {
 		var e api.JournalEntry
