@@ -2,6 +2,8 @@ package doctor
 
 import (
 	"context"
+	"errors"
+	"os"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
@@ -38,7 +41,11 @@ func Report(ctx context.Context, s *Scan) api.DoctorReport {
 }
 
 func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
-	sess, err := session.Load(s.Layout.SessionFile())
+	var sess *session.Session
+	err := paths.CheckPrivate(s.Layout.SessionFile()) // never read a FIFO or another user's file
+	if err == nil || errors.Is(err, os.ErrNotExist) {
+		sess, err = session.Load(s.Layout.SessionFile())
+	}
 	switch {
 	case err != nil:
 		return api.DoctorSession{}, append(fs, api.Finding{

@@ -145,6 +145,28 @@ func TestFIFO_ReadersNeverHang(t *testing.T) {
 	if doc.Code != 0 || !strings.Contains(doc.Stdout, "not a regular file") {
 		t.Errorf("auth doctor: exit %d, stdout %s stderr %s; want a finding naming the FIFO", doc.Code, doc.Stdout, doc.Stderr)
 	}
+
+	// A FIFO at the session: doctor reports it, the daemon's health answers.
+	if err := os.Remove(e.Path("sync-daemon")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(e.Path("auth"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(e.Path("auth", "session.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc = runIn(t, e, "", "auth", "doctor", "--json")
+	if !strings.Contains(doc.Stdout, "session.json") {
+		t.Errorf("auth doctor with a FIFO session: exit %d, stdout %s; want the session named", doc.Code, doc.Stdout)
+	}
+	first := runIn(t, e, "", "sync", "start", "--json")
+	if first.Code != 0 {
+		t.Fatalf("sync start with a FIFO session: exit %d, stderr %s", first.Code, first.Stderr)
+	}
+	if st := runIn(t, e, "", "sync", "status", "--json"); !strings.Contains(st.Stdout, `"healthy": true`) {
+		t.Errorf("sync status with a FIFO session: %s %s", st.Stdout, st.Stderr)
+	}
 }
 
 // TestDoctor_HumanOutputPrintsEveryFinding: info findings are printed too,
@@ -394,6 +416,9 @@ func TestReset_InterruptExits130(t *testing.T) {
 	}
 	if !interrupted {
 		t.Errorf("reset_result %+v, want port %d failed: interrupted", rep.ResetResult, port)
+	}
+	if strings.Contains(errOut.String(), "sending SIGTERM") || strings.Contains(errOut.String(), "stopping") {
+		t.Errorf("progress lines without a terminal:\n%s", errOut.String())
 	}
 	mustAlive(t, "after the interrupt", w)
 	for _, j := range e.JournalAll() {
