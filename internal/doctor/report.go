@@ -3,8 +3,8 @@ package doctor
 import (
 	"context"
 	"errors"
-	"os"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
