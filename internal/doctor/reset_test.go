@@ -11,6 +11,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/classify"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
@@ -215,5 +216,25 @@ func TestReset_UnhealthySingletonIsRepairable(t *testing.T) {
 	s.Singleton = &statefile.Record{URL: "http://127.0.0.1:9401", PID: 14400, Port: 9401, Token: "t"}
 	if !s.recorded(14400) {
 		t.Error("a daemon recorded since the scan is not protected")
+	}
+}
+
+// TestReset_ApprovedActsOnlyOnWhatWasShown: after a y/N answer given before
+// the lock, only the operator_required daemons approved by (pid, start time)
+// are acted on; one that appeared since, or whose identity changed, is
+// skipped with its reason (SPEC §8).
+func TestReset_ApprovedActsOnlyOnWhatWasShown(t *testing.T) {
+	s := mixedScan(t)
+	shown := s.Identity(rec(9403, api.ClassOperatorRequired, api.SkipPreMarker))
+	res := Reset(context.Background(), s, ResetOptions{
+		Approved: map[procinfo.Identity]bool{shown: true},
+		Confirm:  func([]api.IdentityRecord) bool { t.Error("asked again under the lock"); return true },
+	})
+	swept, skipped, failed := ports(res)
+	if len(swept) != 0 || !slices.Equal(skipped, []int{9404, 9405}) || !slices.Equal(failed, []int{9401, 9402, 9403}) {
+		t.Errorf("swept %v skipped %v failed %v; want 9403 acted on (failed: identity unknown), 9404 and 9405 skipped", swept, skipped, failed)
+	}
+	if n := s.Plan(ResetOptions{Approved: map[procinfo.Identity]bool{shown: true}}); n != 3 {
+		t.Errorf("Plan = %d, want the 2 safe_auto and the 1 approved", n)
 	}
 }
