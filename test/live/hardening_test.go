@@ -187,7 +187,7 @@ func TestDoctor_HumanOutputPrintsEveryFinding(t *testing.T) {
 func TestDaemon_RetirementOwnerRecordAndDirectory(t *testing.T) {
 	e := testenv.New(t)
 	e.Vars[envTick] = "0.05"
-	e.Vars["SPEC_KITTY_IDLE_RETIREMENT_SECONDS"] = "1"
+	e.Vars["SPEC_KITTY_IDLE_RETIREMENT_SECONDS"] = "3" // room for the checks below before it retires
 	cwd := t.TempDir()
 	var res api.StartResult
 	out := runIn(t, e, cwd, "sync", "start", "--json")
