@@ -240,6 +240,9 @@ func printStatus(w io.Writer, s *session.Session, now time.Time) {
 	if s.AuthMethod != "" {
 		fmt.Fprintf(w, "  login method:   %s\n", s.AuthMethod)
 	}
+	if s.Expired(now) {
+		fmt.Fprintln(w, "  the login has expired: run spec-kitty auth login")
+	}
 }
 
 func expiry(t, now time.Time) string {

@@ -51,6 +51,18 @@ type Session struct {
 	AccessExpires  time.Time
 	RefreshExpires time.Time // zero: unknown
 	AuthMethod     string
+	// CanRefresh reports whether the session has a refresh token.
+	CanRefresh bool
+}
+
+// Expired reports whether the login can no longer be used without a new
+// login: the refresh token has expired, or the access token has and there
+// is no refresh token.
+func (s *Session) Expired(now time.Time) bool {
+	if !s.RefreshExpires.IsZero() && !s.RefreshExpires.After(now) {
+		return true
+	}
+	return !s.CanRefresh && !s.AccessExpires.After(now)
 }
 
 // view builds the Session of a stored one.
@@ -58,7 +70,7 @@ func view(st *Stored, serverURL string) *Session {
 	return &Session{
 		ServerURL: serverURL, Email: st.Email, Team: st.TeamSlug(), AccessToken: st.AccessToken,
 		Name: st.Name, UserID: st.UserID, Teams: st.Teams, AccessExpires: st.AccessExpires,
-		RefreshExpires: st.RefreshExpires, AuthMethod: st.AuthMethod,
+		RefreshExpires: st.RefreshExpires, AuthMethod: st.AuthMethod, CanRefresh: st.RefreshToken != "",
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/scrypt"
@@ -95,15 +97,38 @@ func hostPassphrase() ([]byte, error) {
 	return []byte(host + ":" + strconv.Itoa(uid)), nil
 }
 
+// keyCache holds derived keys for the life of the process: scrypt costs
+// tens of milliseconds by design, and the daemon reads the session for
+// every health answer and every batch. The key is no more secret than the
+// salt and host name it is derived from, which this process can read anyway.
+var keyCache struct {
+	sync.Mutex
+	m map[[sha256.Size]byte][]byte
+}
+
 func (s *Store) key(salt []byte) ([]byte, error) {
 	pass, err := keyInput()
 	if err != nil {
 		return nil, err
 	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%d\x00%s\x00", scryptN, len(pass), pass)
+	h.Write(salt)
+	var id [sha256.Size]byte
+	h.Sum(id[:0])
+	keyCache.Lock()
+	defer keyCache.Unlock()
+	if k, ok := keyCache.m[id]; ok {
+		return k, nil
+	}
 	k, err := scrypt.Key(pass, salt, scryptN, scryptR, scryptP, keyLen)
 	if err != nil {
 		return nil, fmt.Errorf("deriving the session key: %w", err)
 	}
+	if keyCache.m == nil || len(keyCache.m) > 16 {
+		keyCache.m = map[[sha256.Size]byte][]byte{}
+	}
+	keyCache.m[id] = k
 	return k, nil
 }
 

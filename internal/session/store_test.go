@@ -294,3 +294,27 @@ func TestPythonTimeFormat(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoad measures one read of the session at the real scrypt cost,
+// as the daemon does for each health answer and batch: the derived key is
+// cached, so only the first read pays for scrypt.
+func BenchmarkLoad(b *testing.B) {
+	oldN, oldKey := scryptN, keyInput
+	scryptN = 1 << 14
+	keyInput = func() ([]byte, error) { return []byte(fixturePass), nil }
+	b.Cleanup(func() { scryptN, keyInput = oldN, oldKey })
+	root := b.TempDir()
+	auth := filepath.Join(root, "auth")
+	_ = os.MkdirAll(auth, 0o700)
+	for src, dst := range map[string]string{"python-n16384.session.json": credName, "python.session.salt": saltName} {
+		data, _ := os.ReadFile(filepath.Join("testdata", src))
+		_ = os.WriteFile(filepath.Join(auth, dst), data, 0o600)
+	}
+	path := filepath.Join(auth, credName)
+	b.ResetTimer()
+	for b.Loop() {
+		if s, err := Load(path); err != nil || s == nil {
+			b.Fatal(err)
+		}
+	}
+}
