@@ -318,3 +318,65 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestLoadCachedSeesEveryChange: the cached load answers from memory only
+// while nothing changed; a new session, a logout or a chmod is seen at once.
+func TestLoadCachedSeesEveryChange(t *testing.T) {
+	useFixtureKey(t, 1<<10)
+	t.Setenv(EnvServerURL, "https://env.example.com")
+	path := installFixture(t, "python-n1024")
+	s1, err := LoadCached(path)
+	if err != nil || s1 == nil || s1.AccessToken != "py-access-1" {
+		t.Fatalf("first = %+v, %v", s1, err)
+	}
+	if s2, _ := LoadCached(path); s2 != s1 {
+		t.Error("an unchanged session was read again")
+	}
+	st, _ := ReadStored(path)
+	st.AccessToken = "rotated"
+	if err := Save(path, st); err != nil {
+		t.Fatal(err)
+	}
+	if s3, err := LoadCached(path); err != nil || s3.AccessToken != "rotated" {
+		t.Fatalf("after a rewrite = %+v, %v", s3, err)
+	}
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadCached(path); !errors.Is(err, ErrUntrusted) {
+			t.Fatalf("after chmod 644 = %v, want ErrUntrusted", err)
+		}
+	}
+	if err := Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := LoadCached(path); s != nil || err != nil {
+		t.Fatalf("after logout = %+v, %v", s, err)
+	}
+}
+
+// BenchmarkLoadCached is the daemon's read per health answer: stats only
+// while the session is unchanged.
+func BenchmarkLoadCached(b *testing.B) {
+	oldN, oldKey := scryptN, keyInput
+	scryptN = 1 << 14
+	keyInput = func() ([]byte, error) { return []byte(fixturePass), nil }
+	b.Cleanup(func() { scryptN, keyInput = oldN, oldKey })
+	auth := filepath.Join(b.TempDir(), "auth")
+	_ = os.MkdirAll(auth, 0o700)
+	for src, dst := range map[string]string{"python-n16384.session.json": credName, "python.session.salt": saltName} {
+		data, _ := os.ReadFile(filepath.Join("testdata", src))
+		_ = os.WriteFile(filepath.Join(auth, dst), data, 0o600)
+	}
+	path := filepath.Join(auth, credName)
+	if s, err := LoadCached(path); err != nil || s == nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if s, err := LoadCached(path); err != nil || s == nil {
+			b.Fatal(err)
+		}
+	}
+}

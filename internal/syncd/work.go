@@ -53,10 +53,12 @@ func envSeconds(name string, def time.Duration) time.Duration {
 	return time.Duration(f * float64(time.Second))
 }
 
-// loadSession reads the session for each upload round and health answer;
-// an unreadable one is treated as no session (events stay queued).
+// loadSession reads the session (shared with the Python CLI, encrypted)
+// for each upload round and health answer; it is decrypted again only when
+// the file changed. An unreadable one is treated as no session (events stay
+// queued).
 func (d *Daemon) loadSession() *session.Session {
-	s, err := session.Load(d.cfg.Layout.SessionFile())
+	s, err := session.LoadCached(d.cfg.Layout.SessionFile())
 	if err != nil {
 		return nil
 	}
