@@ -2,6 +2,7 @@ package live
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/session"
 	"github.com/spec-kitty/spec-kitty/internal/testenv"
 )
@@ -208,4 +211,52 @@ func TestAuthCommandsKeepPythonFilesIntact(t *testing.T) {
 		t.Fatalf("logout: %d %s", r.Code, r.Stderr)
 	}
 	requireSame(t, "auth logout (token session)", before, snapshot(t, e, names))
+}
+
+// TestDaemonHealthReadsTheSharedSession: the daemon's health owner fields
+// come from the session in the Python CLI's format, with the team events
+// are sent for (the Private Teamspace), and follow a login made by another
+// process without a restart.
+func TestDaemonHealthReadsTheSharedSession(t *testing.T) {
+	e := testenv.New(t)
+	e.Vars["SPEC_KITTY_SAAS_URL"] = "https://py-server.example.com"
+	now := time.Now().UTC()
+	st := &session.Stored{
+		UserID: "py-user", Email: "py@example.com", Name: "Py", DefaultTeamID: "shared",
+		Teams:       []session.Team{{ID: "shared", Name: "S", Role: "member"}, {ID: "private-1", Name: "P", Role: "owner", IsPrivateTeamspace: true}},
+		AccessToken: "py-access", RefreshToken: "py-refresh", SessionID: "py-session",
+		IssuedAt: now, AccessExpires: now.Add(time.Hour), Scope: "offline_access",
+		StorageBackend: "file", LastUsedAt: now, AuthMethod: "device_code",
+	}
+	if err := session.Save(e.Path("auth", "session.json"), st); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Run("sync", "start"); r.Code != 0 {
+		t.Fatalf("sync start: %d %s", r.Code, r.Stderr)
+	}
+	c := client.New(recorded(t, e).Port)
+	owner := func() api.Owner {
+		h, err := c.Health(context.Background())
+		if err != nil || h.Owner == nil {
+			t.Fatalf("health: %v %+v", err, h)
+		}
+		return *h.Owner
+	}
+	o := owner()
+	if o.ServerURL == nil || *o.ServerURL != "https://py-server.example.com" || o.AuthPrincipal == nil || *o.AuthPrincipal != "py@example.com" ||
+		o.AuthTeam == nil || *o.AuthTeam != "private-1" || o.AuthScope == nil || *o.AuthScope != "https://py-server.example.com|py@example.com|private-1" {
+		t.Fatalf("owner = %+v", o)
+	}
+	b, _ := json.Marshal(o)
+	if strings.Contains(string(b), "py-access") || strings.Contains(string(b), "py-refresh") {
+		t.Fatalf("health reveals a token: %s", b)
+	}
+	// Another process logs in as someone else: the next answer says so.
+	st.Email, st.AccessToken = "other@example.com", "other-access"
+	if err := session.Save(e.Path("auth", "session.json"), st); err != nil {
+		t.Fatal(err)
+	}
+	if o := owner(); o.AuthPrincipal == nil || *o.AuthPrincipal != "other@example.com" {
+		t.Fatalf("after another login: %+v", o)
+	}
 }
