@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/version"
@@ -39,6 +40,12 @@ const (
 // acquire takes the exclusive lock on path, polling every poll until
 // timeout or ctx ends.
 func acquire(ctx context.Context, path string, timeout, poll time.Duration) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(timeout)
 	for {
 		f, err := openLockFile(path)

@@ -136,6 +136,9 @@ func (s *Store) key(salt []byte) ([]byte, error) {
 // session file that is a symlink, not a regular file, not the user's or not
 // mode 0600 is refused, as is one that does not decrypt.
 func (s *Store) Read() (*Stored, error) {
+	if err := checkDir(s.Dir); err != nil {
+		return nil, fmt.Errorf("reading session: %w", err)
+	}
 	raw, err := readTrusted(s.SessionPath(), maxFileBytes, true)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -287,6 +290,9 @@ func (s *Store) Delete() error {
 	if _, err := os.Lstat(s.Dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if err := checkDir(s.Dir); err != nil {
+		return fmt.Errorf("removing session: %w", err)
+	}
 	return withFileLock(s.LockPath(), lockTimeout, func() error {
 		if err := removeIfExists(s.SessionPath()); err != nil {
 			return fmt.Errorf("removing session: %w", err)
@@ -300,6 +306,9 @@ func (s *Store) Delete() error {
 func (s *Store) ensureDir() error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", s.Dir, err)
+	}
+	if err := checkDir(s.Dir); err != nil {
+		return fmt.Errorf("writing session: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package session
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,5 +46,28 @@ func TestUntrustedSessionFilesAreRefused(t *testing.T) {
 				t.Fatalf("Load = %v, %v; want ErrUntrusted naming %s", s, err, path)
 			}
 		})
+	}
+}
+
+func TestUntrustedAuthDirIsRefused(t *testing.T) {
+	useFixtureKey(t, 1<<10)
+	path := installFixture(t, "python-n1024")
+	dir := filepath.Dir(path)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	if _, err := Load(path); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("Load from a world-writable auth dir = %v", err)
+	}
+	st := &Stored{}
+	if err := Save(path, st); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("Save into a world-writable auth dir = %v", err)
+	}
+	if err := Remove(path); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("Remove in a world-writable auth dir = %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the session was touched: %v", err)
 	}
 }
