@@ -232,9 +232,12 @@ func printStatus(w io.Writer, s *session.Session, now time.Time) {
 		fmt.Fprintf(w, "  team:           %s (%s, %s)%s\n", t.Name, t.ID, t.Role, mark)
 	}
 	fmt.Fprintf(w, "  access token:   %s\n", expiry(s.AccessExpires, now))
-	if s.RefreshExpires.IsZero() {
+	switch {
+	case !s.CanRefresh:
+		fmt.Fprintln(w, "  refresh token:  none (log in again when the access token expires)")
+	case s.RefreshExpires.IsZero():
 		fmt.Fprintln(w, "  refresh token:  expiry not given by the server")
-	} else {
+	default:
 		fmt.Fprintf(w, "  refresh token:  %s\n", expiry(s.RefreshExpires, now))
 	}
 	if s.AuthMethod != "" {
