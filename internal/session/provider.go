@@ -39,7 +39,12 @@ type Provider interface {
 }
 
 // NewProvider returns the provider over the session of layout's runtime
-// root.
+// root. Its errors say what the uploader should do: one wrapping
+// ErrNotLoggedIn means there is no usable login (none, untrusted, refused
+// by the server, expired without a refresh token, or no server configured):
+// keep the events queued until someone logs in. One wrapping
+// ErrRefreshRetry means the login is fine but could not be refreshed just
+// now (server unreachable, refresh.lock held too long): back off and retry.
 func NewProvider(layout paths.Layout) Provider {
 	return newFileProvider(layout.SessionFile(), http.DefaultClient)
 }
