@@ -225,10 +225,39 @@ func (r *refresher) locked(ctx context.Context, stale func(*Stored) bool) (*Stor
 	default:
 		return nil, err
 	}
+	r.rehydrateTeams(ctx, server, updated)
 	if err := r.store.Write(updated); err != nil {
 		return nil, fmt.Errorf("saving the refreshed session: %w", err)
 	}
 	return updated, nil
+}
+
+// rehydrateTeams is upstream's post-refresh membership hook: a session
+// without a Private Teamspace (teams stored before it existed) asks
+// /api/v1/me again and adopts its teams when they include one. Any failure
+// leaves the teams as they were.
+func (r *refresher) rehydrateTeams(ctx context.Context, server string, st *Stored) {
+	for _, t := range st.Teams {
+		if t.IsPrivateTeamspace {
+			return
+		}
+	}
+	body, err := FetchMe(ctx, r.client, server, st.AccessToken)
+	if err != nil {
+		return
+	}
+	var me struct {
+		Teams []Team `json:"teams"`
+	}
+	if json.Unmarshal(body, &me) != nil {
+		return
+	}
+	for _, t := range me.Teams {
+		if t.IsPrivateTeamspace {
+			st.Teams, st.DefaultTeamID = me.Teams, t.ID
+			return
+		}
+	}
 }
 
 // reconcileRejection is upstream's fix for concurrent refreshers: the

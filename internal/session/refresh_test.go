@@ -32,6 +32,10 @@ type tokenServer struct {
 func newTokenServer(t *testing.T, refresh string) *tokenServer {
 	ts := &tokenServer{current: refresh}
 	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/me" && r.Header.Get("Authorization") == "Bearer access-2" {
+			fmt.Fprint(w, `{"user_id":"u-42","email":"py@example.com","teams":[{"id":"team-shared","name":"Shared","role":"member"},{"id":"new-private","name":"Mine","role":"owner","is_private_teamspace":true}]}`)
+			return
+		}
 		if r.URL.Path != "/oauth/token" || r.Method != http.MethodPost {
 			http.NotFound(w, r)
 			return
@@ -285,5 +289,27 @@ func TestLockRecordWhileHeld(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefreshAdoptsANewPrivateTeamspace: a session stored without a Private
+// Teamspace learns it from /api/v1/me after a refresh, as upstream does.
+func TestRefreshAdoptsANewPrivateTeamspace(t *testing.T) {
+	ts := newTokenServer(t, "py-refresh-1")
+	path := expiredFixture(t, ts)
+	st, err := ReadStored(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Teams, st.DefaultTeamID = st.Teams[:1], "team-shared"
+	if err := Save(path, st); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newFileProvider(path, ts.Client()).Credentials(context.Background())
+	if err != nil || c.Team != "new-private" {
+		t.Fatalf("Credentials = %+v, %v; want the new Private Teamspace", c, err)
+	}
+	if got := plaintext(t, path)["default_team_id"]; got != "new-private" {
+		t.Errorf("default_team_id = %v", got)
 	}
 }
