@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -19,42 +22,108 @@ func newAuthCmd(ios *IOStreams) *cobra.Command {
 	return cmd
 }
 
+type loginOptions struct {
+	server, email, team string
+	withToken, headless bool
+	expiresIn           time.Duration
+}
+
 func newLoginCmd(ios *IOStreams) *cobra.Command {
-	var server, email, team string
+	var o loginOptions
 	cmd := &cobra.Command{
-		Use:   "login --server URL --email EMAIL [--team TEAM]",
-		Short: "Store a session; the access token is read from stdin",
-		Long: `Store the session the sync daemon uploads with. The access token is read
-from the first line of stdin (or asked for, unechoed, on a terminal), never
-from the command line.`,
+		Use:   "login [--server URL] [--headless | --with-token [--email EMAIL] [--team TEAM]]",
+		Short: "Log in to the sync server (OAuth), or store a token for CI",
+		Long: `Log in to the spec-kitty server. The login is the one the Python spec-kitty
+CLI uses: it is stored encrypted in auth/session.json under the runtime root,
+so a login made with either CLI serves both, and the access token is
+refreshed automatically.
+
+By default the login opens your browser (OAuth authorization code with PKCE
+and a redirect to 127.0.0.1). Without a browser, or with --headless, it
+prints a URL and a code to enter on any device (OAuth device code).
+
+For CI, --with-token stores an access token read from the first line of
+stdin (or asked for, unechoed, on a terminal), never from the command line.
+With --email the token is stored as given, without contacting the server;
+without it the server's /api/v1/me names the user and team. A token stored
+this way is not refreshed: log in again when it expires.
+
+The server is --server, else $SPEC_KITTY_SAAS_URL, else [sync].server_url of
+config.toml in the runtime root.`,
+		Example: `  spec-kitty auth login --server https://app.spec-kitty.ai
+  spec-kitty auth login --headless
+  echo "$SPEC_KITTY_TOKEN" | spec-kitty auth login --with-token --server https://sk.example.com --email ci@example.com --team my-team`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if server == "" || email == "" {
-				return usagef("--server and --email are required")
+			if o.email != "" || o.team != "" {
+				o.withToken = true
 			}
-			token, err := readSecret(ios, "Access token: ")
-			if err != nil {
-				return err
+			if o.withToken && o.headless {
+				return usagef("--with-token and --headless exclude each other")
 			}
-			s, err := session.New(server, email, team, token)
-			if err != nil {
-				return usageError{err}
-			}
-			l, err := layout()
-			if err != nil {
-				return err
-			}
-			if err := session.Save(l.SessionFile(), s); err != nil {
-				return fmt.Errorf("saving session: %w", err)
-			}
-			fmt.Fprintf(ios.Out, "logged in to %s as %s\n", s.ServerURL, s.Email)
-			return nil
+			return runLogin(cmd, ios, o)
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "", "sync server URL (http or https)")
-	cmd.Flags().StringVar(&email, "email", "", "your account's email address")
-	cmd.Flags().StringVar(&team, "team", "", "team to act for")
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "sync server URL (http or https)")
+	f.BoolVar(&o.headless, "headless", false, "use the device code flow instead of a browser")
+	f.BoolVar(&o.withToken, "with-token", false, "read an access token from stdin (CI)")
+	f.StringVar(&o.email, "email", "", "with --with-token: your account's email address (no server call)")
+	f.StringVar(&o.team, "team", "", "with --with-token --email: the team to act for")
+	f.DurationVar(&o.expiresIn, "expires-in", time.Hour, "with --with-token: how long the token is valid")
 	return cmd
+}
+
+func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
+	l, err := layout()
+	if err != nil {
+		return err
+	}
+	server := session.NormalizeServerURL(o.server)
+	if server == "" {
+		server = session.ServerFor(l.SessionFile(), nil)
+	}
+	var token string
+	if o.withToken {
+		if token, err = readSecret(ios, "Access token: "); err != nil {
+			return err
+		}
+	}
+	if server == "" {
+		return usagef("no server: pass --server URL or set %s", session.EnvServerURL)
+	}
+	if err := session.ValidateServerURL(server); err != nil {
+		return usageError{err}
+	}
+	var st *session.Stored
+	switch {
+	case o.withToken && o.email != "":
+		st, err = session.TokenLogin{ServerURL: server, Email: o.email, Team: o.team, Token: token, ExpiresIn: o.expiresIn}.Stored(time.Now())
+		if err != nil {
+			return usageError{err}
+		}
+	case o.withToken:
+		if err := session.ValidateToken(token); err != nil {
+			return usageError{err}
+		}
+		st, err = session.TokenFromServer(cmd.Context(), http.DefaultClient, server, token, o.expiresIn)
+	default:
+		lg := &session.Login{ServerURL: server, Out: ios.ErrOut, OpenBrowser: browserOpener()}
+		if o.headless {
+			st, err = lg.Device(cmd.Context())
+		} else if st, err = lg.Browser(cmd.Context()); errors.Is(err, session.ErrNoBrowser) {
+			fmt.Fprintln(ios.ErrOut, "no browser available here: using the device code flow")
+			st, err = lg.Device(cmd.Context())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("logging in: %w", err)
+	}
+	if err := session.Save(l.SessionFile(), st); err != nil {
+		return fmt.Errorf("saving session: %w", err)
+	}
+	fmt.Fprintf(ios.Out, "logged in to %s as %s\n", server, st.Email)
+	return nil
 }
 
 // readSecret reads one line from stdin, unechoed when it is a terminal.
@@ -73,26 +142,36 @@ func readSecret(ios *IOStreams, prompt string) (string, error) {
 		return "", fmt.Errorf("reading token from stdin: %w", err)
 	}
 	if strings.TrimSpace(line) == "" {
-		return "", usagef("no access token on stdin (pipe it in: echo $TOKEN | spec-kitty auth login …)")
+		return "", usagef("no access token on stdin (pipe it in: echo $TOKEN | spec-kitty auth login --with-token …)")
 	}
 	return strings.TrimSpace(line), nil
 }
 
-// authStatus is `auth status --json`; it never includes the token.
+// authStatus is `auth status --json`; it never includes a token.
 type authStatus struct {
-	LoggedIn  bool    `json:"logged_in"`
-	ServerURL *string `json:"server_url"`
-	Principal *string `json:"auth_principal"`
-	Team      *string `json:"auth_team"`
-	AuthScope *string `json:"auth_scope"`
+	LoggedIn       bool           `json:"logged_in"`
+	ServerURL      *string        `json:"server_url"`
+	Principal      *string        `json:"auth_principal"`
+	Team           *string        `json:"auth_team"`
+	AuthScope      *string        `json:"auth_scope"`
+	Name           *string        `json:"name"`
+	UserID         *string        `json:"user_id"`
+	Teams          []session.Team `json:"teams"`
+	AccessExpires  *time.Time     `json:"access_token_expires_at"`
+	RefreshExpires *time.Time     `json:"refresh_token_expires_at"`
+	AuthMethod     *string        `json:"auth_method"`
 }
 
 func newAuthStatusCmd(ios *IOStreams) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the stored session (never the token)",
-		Args:  noArgs,
+		Use:   "status [--json]",
+		Short: "Show who is logged in, the team and the token expiry (never the token)",
+		Long: `Show the session shared with the Python CLI: the server, the user, the team
+events are sent for, and when the access and refresh tokens expire. An
+expired access token is refreshed on next use while the refresh token lasts.`,
+		Example: "  spec-kitty auth status\n  spec-kitty auth status --json",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
 			if err != nil {
@@ -102,10 +181,20 @@ func newAuthStatusCmd(ios *IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := authStatus{}
+			st := authStatus{Teams: []session.Team{}}
 			if s != nil {
 				scope := s.AuthScope()
-				st = authStatus{LoggedIn: true, ServerURL: &s.ServerURL, Principal: &s.Email, Team: &s.Team, AuthScope: &scope}
+				st = authStatus{LoggedIn: true, ServerURL: &s.ServerURL, Principal: &s.Email, Team: &s.Team,
+					AuthScope: &scope, Name: &s.Name, UserID: &s.UserID, Teams: s.Teams, AuthMethod: &s.AuthMethod}
+				if st.Teams == nil {
+					st.Teams = []session.Team{}
+				}
+				a := s.AccessExpires
+				st.AccessExpires = &a
+				if !s.RefreshExpires.IsZero() {
+					r := s.RefreshExpires
+					st.RefreshExpires = &r
+				}
 			}
 			if asJSON {
 				return writeJSON(ios.Out, st)
@@ -114,11 +203,7 @@ func newAuthStatusCmd(ios *IOStreams) *cobra.Command {
 				fmt.Fprintln(ios.Out, "not logged in")
 				return nil
 			}
-			fmt.Fprintf(ios.Out, "logged in to %s as %s", s.ServerURL, s.Email)
-			if s.Team != "" {
-				fmt.Fprintf(ios.Out, " (team %s)", s.Team)
-			}
-			fmt.Fprintln(ios.Out)
+			printStatus(ios.Out, s, time.Now())
 			return nil
 		},
 	}
@@ -126,21 +211,87 @@ func newAuthStatusCmd(ios *IOStreams) *cobra.Command {
 	return cmd
 }
 
+func printStatus(w io.Writer, s *session.Session, now time.Time) {
+	server := s.ServerURL
+	if server == "" {
+		server = "(no server configured)"
+	}
+	fmt.Fprintf(w, "logged in to %s as %s", server, s.Email)
+	if s.Team != "" {
+		fmt.Fprintf(w, " (team %s)", s.Team)
+	}
+	fmt.Fprintln(w)
+	if s.Name != "" && s.Name != s.Email {
+		fmt.Fprintf(w, "  user:           %s (%s)\n", s.Email, s.Name)
+	}
+	for _, t := range s.Teams {
+		mark := ""
+		if t.ID == s.Team {
+			mark = " [events]"
+		}
+		fmt.Fprintf(w, "  team:           %s (%s, %s)%s\n", t.Name, t.ID, t.Role, mark)
+	}
+	fmt.Fprintf(w, "  access token:   %s\n", expiry(s.AccessExpires, now))
+	switch {
+	case !s.CanRefresh:
+		fmt.Fprintln(w, "  refresh token:  none (log in again when the access token expires)")
+	case s.RefreshExpires.IsZero():
+		fmt.Fprintln(w, "  refresh token:  expiry not given by the server")
+	default:
+		fmt.Fprintf(w, "  refresh token:  %s\n", expiry(s.RefreshExpires, now))
+	}
+	if s.AuthMethod != "" {
+		fmt.Fprintf(w, "  login method:   %s\n", s.AuthMethod)
+	}
+	if s.Expired(now) {
+		fmt.Fprintln(w, "  the login has expired: run spec-kitty auth login")
+	}
+}
+
+func expiry(t, now time.Time) string {
+	at := t.UTC().Format(time.RFC3339)
+	if !t.After(now) {
+		return "expired at " + at
+	}
+	return fmt.Sprintf("expires %s (in %s)", at, t.Sub(now).Round(time.Second))
+}
+
 func newLogoutCmd(ios *IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "logout",
-		Short: "Remove the stored session; queued events stay queued",
-		Args:  noArgs,
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "logout [--force]",
+		Short: "Revoke and remove the session; queued events stay queued",
+		Long: `Ask the server to revoke the refresh token (best effort, a few seconds at
+most), then remove the session shared with the Python CLI — so both CLIs are
+logged out. --force skips the server call.`,
+		Example: "  spec-kitty auth logout",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
 			if err != nil {
 				return err
 			}
+			st, err := session.ReadStored(l.SessionFile())
+			if err != nil {
+				return err
+			}
+			if st == nil {
+				fmt.Fprintln(ios.Out, "not logged in")
+				return nil
+			}
+			if !force {
+				out := session.Revoke(cmd.Context(), http.DefaultClient, session.ServerFor(l.SessionFile(), st), st)
+				if out != session.Revoked && out != session.RevokeNoToken {
+					fmt.Fprintf(ios.ErrOut, "server revocation not confirmed (%s); removing the local session anyway\n", out)
+				}
+			}
 			if err := session.Remove(l.SessionFile()); err != nil {
-				return fmt.Errorf("removing session: %w", err)
+				return err
 			}
 			fmt.Fprintln(ios.Out, "logged out")
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask the server to revoke the token")
+	return cmd
 }

@@ -25,7 +25,7 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{"auth", "doctor", "--force"},
 		{"sync", "publish"},
 		{"sync", "publish", "--type", "t", "--data", "{not json"},
-		{"auth", "login", "--server", "http://127.0.0.1:1"},
+		{"auth", "login", "--with-token", "--server", "http://127.0.0.1:1"},
 		{"auth", "login", "--server", "ftp://x", "--email", "u@example.com"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

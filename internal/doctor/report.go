@@ -21,7 +21,7 @@ const (
 	CmdReset      = "spec-kitty auth doctor --reset"
 	CmdResetForce = "spec-kitty auth doctor --reset --force"
 	CmdSyncStart  = "spec-kitty sync start"
-	CmdLogin      = "spec-kitty auth login --server URL --email EMAIL"
+	CmdLogin      = "spec-kitty auth login"
 )
 
 // Report builds the `auth doctor` report of a scan. It reads, never writes.
@@ -56,6 +56,18 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 		return api.DoctorSession{}, append(fs, api.Finding{
 			ID: "no_session", Severity: "info", Summary: "not logged in: events stay queued locally",
 			Remediation: api.Remediation{Command: CmdLogin},
+		})
+	}
+	if sess.Expired(time.Now()) {
+		fs = append(fs, api.Finding{
+			ID: "session_expired", Severity: "warning", Summary: "the login has expired: events stay queued locally until you log in again",
+			Remediation: api.Remediation{Command: CmdLogin},
+		})
+	}
+	if sess.ServerURL == "" {
+		fs = append(fs, api.Finding{
+			ID: "no_sync_server", Severity: "warning", Summary: "logged in, but no sync server is configured (" + session.EnvServerURL + " or config.toml [sync].server_url)",
+			Remediation: api.Remediation{Command: CmdLogin + " --server URL"},
 		})
 	}
 	return api.DoctorSession{Present: true, ServerURL: &sess.ServerURL, AuthPrincipal: &sess.Email, AuthTeam: &sess.Team}, fs

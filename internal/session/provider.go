@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
@@ -37,30 +39,57 @@ type Provider interface {
 }
 
 // NewProvider returns the provider over the session of layout's runtime
-// root.
-func NewProvider(layout paths.Layout) Provider { return fileProvider{path: layout.SessionFile()} }
-
-// fileProvider reads the session file for every call and cannot refresh.
-type fileProvider struct{ path string }
-
-func (p fileProvider) Credentials(context.Context) (Credentials, error) {
-	s, err := Load(p.path)
-	if err != nil {
-		return Credentials{}, err
-	}
-	if s == nil {
-		return Credentials{}, ErrNotLoggedIn
-	}
-	return Credentials{ServerURL: s.ServerURL, AccessToken: s.AccessToken, Team: s.Team, Principal: s.Email}, nil
+// root. Its errors say what the uploader should do: one wrapping
+// ErrNotLoggedIn means there is no usable login (none, untrusted, refused
+// by the server, expired without a refresh token, or no server configured):
+// keep the events queued until someone logs in. One wrapping
+// ErrRefreshRetry means the login is fine but could not be refreshed just
+// now (server unreachable, refresh.lock held too long): back off and retry.
+func NewProvider(layout paths.Layout) Provider {
+	return newFileProvider(layout.SessionFile(), http.DefaultClient)
 }
 
-func (p fileProvider) Refresh(ctx context.Context, rejected string) (Credentials, error) {
-	c, err := p.Credentials(ctx)
+func newFileProvider(sessionFile string, client *http.Client) *fileProvider {
+	return &fileProvider{r: refresher{
+		store: storeFor(sessionFile), root: rootOf(sessionFile), client: client, now: time.Now,
+	}}
+}
+
+// fileProvider reads the encrypted session for every call, so it never
+// holds a token another process has since replaced.
+type fileProvider struct{ r refresher }
+
+func (p *fileProvider) Credentials(ctx context.Context) (Credentials, error) {
+	st, err := p.r.store.Read()
+	if err != nil {
+		return Credentials{}, fmt.Errorf("%w: %w", ErrNotLoggedIn, err)
+	}
+	if st == nil {
+		return Credentials{}, ErrNotLoggedIn
+	}
+	if st.AccessExpired(p.r.now(), refreshBuffer) {
+		st, err = p.r.refresh(ctx, func(s *Stored) bool { return s.AccessExpired(p.r.now(), refreshBuffer) })
+		if err != nil {
+			return Credentials{}, err
+		}
+	}
+	return p.credentials(st)
+}
+
+func (p *fileProvider) Refresh(ctx context.Context, rejected string) (Credentials, error) {
+	st, err := p.r.refresh(ctx, func(s *Stored) bool {
+		return s.AccessToken == rejected || s.AccessExpired(p.r.now(), refreshBuffer)
+	})
 	if err != nil {
 		return Credentials{}, err
 	}
-	if c.AccessToken == rejected {
-		return Credentials{}, fmt.Errorf("refreshing the session: %w", errors.ErrUnsupported)
+	return p.credentials(st)
+}
+
+func (p *fileProvider) credentials(st *Stored) (Credentials, error) {
+	server := ResolveServerURL(p.r.root, st)
+	if server == "" {
+		return Credentials{}, fmt.Errorf("%w: %w", ErrNotLoggedIn, errNoServer)
 	}
-	return c, nil
+	return Credentials{ServerURL: server, AccessToken: st.AccessToken, Team: st.TeamSlug(), Principal: st.Email}, nil
 }

@@ -1,68 +1,77 @@
-// Package session reads and writes the auth session, auth/session.json under
-// the runtime root (SPEC §3): the server the uploader talks to, who is logged
-// in, and the bearer token. The file is mode 0600 and the token never leaves
-// it except in the uploader's Authorization header.
+// Package session reads and writes the login shared with the Python CLI:
+// auth/session.json, auth/session.salt and the auth locks under the runtime
+// root (SPEC §3), in the Python CLI's encrypted format (see store.go). It
+// refreshes the access token the way upstream does (refresh.go), performs
+// upstream's OAuth logins (oauth.go), and hands the uploader credentials
+// through Provider. Tokens never leave it except in Authorization headers
+// and the encrypted file.
 package session
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/BurntSushi/toml"
 )
 
-// maxFileBytes bounds a session file. A real one is a few hundred bytes;
-// anything far bigger is not ours and is not read into memory.
-const maxFileBytes = 64 << 10
+// maxFileBytes bounds a session file. A real one is a couple of KiB;
+// anything far bigger is not a session and is not read into memory.
+const maxFileBytes = 256 << 10
 
-// ErrInvalid reports a session whose fields fail validation: the user's
-// mistake at login, or a hand-edited file.
+// EnvServerURL is the Python CLI's server override, honoured here too so
+// that both programs talk to one server.
+const EnvServerURL = "SPEC_KITTY_SAAS_URL"
+
+// ErrInvalid reports a session whose content is not usable: malformed, of
+// another format, or undecryptable.
 var ErrInvalid = errors.New("invalid session")
 
-// Session is an authenticated session with a sync server.
+// ErrUntrusted reports a session file that is a symlink, not a regular
+// file, not the user's or readable by others: it is never used (SPEC §3).
+var ErrUntrusted = errors.New("untrusted session file")
+
+// Session is what the rest of the program needs to know about the login:
+// where events go, for whom, and the bearer token.
 type Session struct {
-	ServerURL   string    `json:"server_url"`
-	Email       string    `json:"principal"`
-	Team        string    `json:"team"`
-	AccessToken string    `json:"access_token"`
-	CreatedAt   time.Time `json:"created_at"`
+	ServerURL   string
+	Email       string
+	Team        string
+	AccessToken string
+
+	Name           string
+	UserID         string
+	Teams          []Team
+	AccessExpires  time.Time
+	RefreshExpires time.Time // zero: unknown
+	AuthMethod     string
+	// CanRefresh reports whether the session has a refresh token.
+	CanRefresh bool
 }
 
-// New builds a validated session for login. The server URL loses any
-// trailing slash so that API paths can be appended to it, and the token
-// loses surrounding whitespace (it usually arrives on stdin with a newline).
-func New(serverURL, email, team, token string) (*Session, error) {
-	s := &Session{
-		ServerURL:   strings.TrimRight(strings.TrimSpace(serverURL), "/"),
-		Email:       strings.TrimSpace(email),
-		Team:        strings.TrimSpace(team),
-		AccessToken: strings.TrimSpace(token),
-		CreatedAt:   time.Now().UTC().Truncate(time.Second),
+// Expired reports whether the login can no longer be used without a new
+// login: the refresh token has expired, or the access token has and there
+// is no refresh token.
+func (s *Session) Expired(now time.Time) bool {
+	if !s.RefreshExpires.IsZero() && !s.RefreshExpires.After(now) {
+		return true
 	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return !s.CanRefresh && !s.AccessExpires.After(now)
 }
 
-// Validate reports whether the session is usable: an http or https server
-// URL with a host, an email address, and a token without whitespace.
-func (s *Session) Validate() error {
-	if err := ValidateServerURL(s.ServerURL); err != nil {
-		return err
+// view builds the Session of a stored one.
+func view(st *Stored, serverURL string) *Session {
+	return &Session{
+		ServerURL: serverURL, Email: st.Email, Team: st.TeamSlug(), AccessToken: st.AccessToken,
+		Name: st.Name, UserID: st.UserID, Teams: st.Teams, AccessExpires: st.AccessExpires,
+		RefreshExpires: st.RefreshExpires, AuthMethod: st.AuthMethod, CanRefresh: st.RefreshToken != "",
 	}
-	if err := ValidateEmail(s.Email); err != nil {
-		return err
-	}
-	return ValidateToken(s.AccessToken)
 }
 
 // ValidateServerURL checks a server URL given at login.
@@ -85,6 +94,9 @@ func ValidateServerURL(raw string) error {
 	}
 	return nil
 }
+
+// NormalizeServerURL trims space and trailing slashes.
+func NormalizeServerURL(raw string) string { return strings.TrimRight(strings.TrimSpace(raw), "/") }
 
 // ValidateEmail checks the principal's email address. It only rules out
 // obvious mistakes; the server is the judge of who exists.
@@ -125,56 +137,123 @@ func (s *Session) LogValue() slog.Value {
 	)
 }
 
-// Load reads the session at path. A missing file is no session: (nil, nil).
-// A file that is not a valid session is an error naming the file.
+// ResolveServerURL is the server a session talks to, resolved as the Python
+// CLI resolves it with one addition: $SPEC_KITTY_SAAS_URL, else the server
+// this program's login recorded in the session, else [sync].server_url of
+// the runtime root's config.toml. Empty when none says.
+func ResolveServerURL(root string, st *Stored) string {
+	if v := NormalizeServerURL(os.Getenv(EnvServerURL)); v != "" {
+		return v
+	}
+	if st != nil && st.ServerURL != "" {
+		return NormalizeServerURL(st.ServerURL)
+	}
+	return configServerURL(root)
+}
+
+// configServerURL reads [sync].server_url from root/config.toml, the Python
+// CLI's configuration; any problem reading it is "not configured".
+func configServerURL(root string) string {
+	data, err := readTrusted(filepath.Join(root, "config.toml"), 1<<20, false)
+	if err != nil {
+		return ""
+	}
+	var cfg struct {
+		Sync struct {
+			ServerURL string `toml:"server_url"`
+		} `toml:"sync"`
+	}
+	if _, err := toml.Decode(string(data), &cfg); err != nil {
+		return ""
+	}
+	return NormalizeServerURL(cfg.Sync.ServerURL)
+}
+
+// Load reads the session whose file is path (auth/session.json under a
+// runtime root). No session file is no session: (nil, nil). A file that is
+// untrusted, of another format or not decryptable here is an error naming
+// the file.
 func Load(path string) (*Session, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	st, err := storeFor(path).Read()
+	if err != nil || st == nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading session %s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading session %s: %w", path, err)
-	}
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("reading session %s: %w: file is larger than %d bytes", path, ErrInvalid, maxFileBytes)
-	}
-	var s Session
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("reading session %s: %w: %v", path, ErrInvalid, err)
-	}
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("reading session %s: %w", path, err)
-	}
-	return &s, nil
+	return view(st, ResolveServerURL(rootOf(path), st)), nil
 }
 
-// Save validates s and writes it to path atomically with mode 0600.
-func Save(path string, s *Session) error {
-	if s == nil {
-		return fmt.Errorf("saving session %s: %w: no session", path, ErrInvalid)
+// rootOf is the runtime root of auth/session.json.
+func rootOf(sessionFile string) string { return filepath.Dir(filepath.Dir(sessionFile)) }
+
+func dirOf(path string) string { return filepath.Dir(path) }
+
+// TokenLogin is the non-interactive login (CI): a token obtained elsewhere,
+// stored in the shared format so that both CLIs see it. It has no refresh
+// token; when it expires the user logs in again.
+type TokenLogin struct {
+	ServerURL, Email, Team, Token string
+	// ExpiresIn is how long the token is good for; the server decides, so
+	// this only sets when this program stops using it.
+	ExpiresIn time.Duration
+}
+
+// tokenAuthMethod marks a session stored by TokenLogin. Upstream's two
+// methods are authorization_code and device_code; it shows others verbatim.
+const tokenAuthMethod = "token"
+
+// Stored builds the session to store, after validating the fields.
+func (l TokenLogin) Stored(now time.Time) (*Stored, error) {
+	server := NormalizeServerURL(l.ServerURL)
+	if err := ValidateServerURL(server); err != nil {
+		return nil, err
 	}
-	if err := s.Validate(); err != nil {
-		return fmt.Errorf("saving session %s: %w", path, err)
+	email := strings.TrimSpace(l.Email)
+	if err := ValidateEmail(email); err != nil {
+		return nil, err
 	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding session: %w", err)
+	tok := strings.TrimSpace(l.Token)
+	if err := ValidateToken(tok); err != nil {
+		return nil, err
 	}
-	if err := paths.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("saving session: %w", err)
+	team := strings.TrimSpace(l.Team)
+	teams := []Team{}
+	if team != "" {
+		teams = append(teams, Team{ID: team, Name: team, Role: "member"})
+	}
+	if l.ExpiresIn <= 0 {
+		l.ExpiresIn = defaultExpiresIn
+	}
+	now = now.UTC()
+	return &Stored{
+		UserID: email, Email: email, Name: email, Teams: teams, DefaultTeamID: team,
+		AccessToken: tok, IssuedAt: now, AccessExpires: now.Add(l.ExpiresIn),
+		Scope: defaultScope, StorageBackend: "file", LastUsedAt: now, AuthMethod: tokenAuthMethod,
+		ServerURL: server,
+	}, nil
+}
+
+// Save stores st as the session of the runtime root's auth directory.
+func Save(sessionFile string, st *Stored) error {
+	if st == nil {
+		return fmt.Errorf("saving session %s: %w: no session", sessionFile, ErrInvalid)
+	}
+	return storeFor(sessionFile).Write(st)
+}
+
+// Remove deletes the session files upstream's logout deletes; no session is
+// not an error.
+func Remove(sessionFile string) error {
+	if err := storeFor(sessionFile).Delete(); err != nil {
+		return fmt.Errorf("removing session %s: %w", sessionFile, err)
 	}
 	return nil
 }
 
-// Remove deletes the session at path; a missing file is not an error.
-func Remove(path string) error {
-	if err := paths.RemoveIfExists(path); err != nil {
-		return fmt.Errorf("removing session %s: %w", path, err)
-	}
-	return nil
+// ReadStored reads the full stored session of the session file path; no
+// file is (nil, nil).
+func ReadStored(sessionFile string) (*Stored, error) { return storeFor(sessionFile).Read() }
+
+// ServerFor is the server the stored session of sessionFile talks to (see
+// ResolveServerURL).
+func ServerFor(sessionFile string, st *Stored) string {
+	return ResolveServerURL(rootOf(sessionFile), st)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
-	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/session"
@@ -55,14 +54,12 @@ func envSeconds(name string, def time.Duration) time.Duration {
 	return time.Duration(f * float64(time.Second))
 }
 
-// loadSession reads the session for each upload round and health answer;
-// an unreadable one is treated as no session (events stay queued).
+// loadSession reads the session (shared with the Python CLI, encrypted)
+// for each upload round and health answer; it is decrypted again only when
+// the file changed. An unreadable one is treated as no session (events stay
+// queued).
 func (d *Daemon) loadSession() *session.Session {
-	// A FIFO, a symlink or a file of another user or mode is never read.
-	if err := paths.CheckPrivate(d.cfg.Layout.SessionFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	s, err := session.Load(d.cfg.Layout.SessionFile())
+	s, err := session.LoadCached(d.cfg.Layout.SessionFile())
 	if err != nil {
 		return nil
 	}

@@ -1,0 +1,339 @@
+package session
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/scrypt"
+)
+
+// The on-disk format is the Python CLI's encrypted session store
+// (specify_cli/auth/secure_storage/file_fallback.py), byte-compatible both
+// ways:
+//
+//   - auth/session.json: {"version": 2, "nonce": hex, "ciphertext": hex},
+//     AES-256-GCM with a 12-byte nonce, no additional data; the plaintext is
+//     the StoredSession JSON (see Stored).
+//   - auth/session.salt: 16 raw random bytes.
+//   - key: scrypt(N=2^14, r=8, p=1, 32 bytes) over "hostname:uid" (uid 0
+//     where the OS has none) and the salt.
+//   - auth/session.lock: an empty file locked (flock, LOCK_EX) around every
+//     write and delete; session.json is replaced by writing session.json.tmp
+//     and renaming it.
+const (
+	formatVersion = 2
+	saltLen       = 16
+	nonceLen      = 12
+	keyLen        = 32
+	scryptR       = 8
+	scryptP       = 1
+
+	credName    = "session.json"
+	saltName    = "session.salt"
+	lockName    = "session.lock"
+	refreshName = "refresh.lock"
+	hotPathName = "session.hot-path.json"
+
+	// lockTimeout is upstream's FileLock(timeout=10) on the session lock.
+	lockTimeout = 10 * time.Second
+)
+
+// scryptN is the scrypt cost. Tests lower it; production must match the
+// Python CLI's 2^14 or neither side can read the other's session.
+var scryptN = 1 << 14
+
+// blob is the JSON of auth/session.json.
+type blob struct {
+	Version    any    `json:"version"`
+	Nonce      string `json:"nonce"`
+	Ciphertext string `json:"ciphertext"`
+}
+
+// Store is the encrypted session store in one auth directory.
+type Store struct{ Dir string }
+
+// keyInput returns the scrypt passphrase, "hostname:uid"; tests replace it
+// to read fixtures written for another host.
+var keyInput = hostPassphrase
+
+// NewStore returns the store of the auth directory dir.
+func NewStore(dir string) *Store { return &Store{Dir: dir} }
+
+// storeFor returns the store holding the session file path.
+func storeFor(sessionFile string) *Store { return NewStore(filepath.Dir(sessionFile)) }
+
+// SessionPath is auth/session.json.
+func (s *Store) SessionPath() string { return filepath.Join(s.Dir, credName) }
+
+// SaltPath is auth/session.salt.
+func (s *Store) SaltPath() string { return filepath.Join(s.Dir, saltName) }
+
+// LockPath is auth/session.lock.
+func (s *Store) LockPath() string { return filepath.Join(s.Dir, lockName) }
+
+// RefreshLockPath is auth/refresh.lock.
+func (s *Store) RefreshLockPath() string { return filepath.Join(s.Dir, refreshName) }
+
+func hostPassphrase() ([]byte, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("reading the host name: %w", err)
+	}
+	uid := os.Getuid()
+	if uid < 0 { // Windows: upstream uses 0 where os.getuid is missing
+		uid = 0
+	}
+	return []byte(host + ":" + strconv.Itoa(uid)), nil
+}
+
+// keyCache holds derived keys for the life of the process: scrypt costs
+// tens of milliseconds by design, and the daemon reads the session for
+// every health answer and every batch. The key is no more secret than the
+// salt and host name it is derived from, which this process can read anyway.
+var keyCache struct {
+	sync.Mutex
+	m map[[sha256.Size]byte][]byte
+}
+
+func (s *Store) key(salt []byte) ([]byte, error) {
+	pass, err := keyInput()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%d\x00%s\x00", scryptN, len(pass), pass)
+	h.Write(salt)
+	var id [sha256.Size]byte
+	h.Sum(id[:0])
+	keyCache.Lock()
+	defer keyCache.Unlock()
+	if k, ok := keyCache.m[id]; ok {
+		return k, nil
+	}
+	k, err := scrypt.Key(pass, salt, scryptN, scryptR, scryptP, keyLen)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the session key: %w", err)
+	}
+	if keyCache.m == nil || len(keyCache.m) > 16 {
+		keyCache.m = map[[sha256.Size]byte][]byte{}
+	}
+	keyCache.m[id] = k
+	return k, nil
+}
+
+// Read returns the stored session, or (nil, nil) when there is none. A
+// session file that is a symlink, not a regular file, not the user's or not
+// mode 0600 is refused, as is one that does not decrypt.
+func (s *Store) Read() (*Stored, error) {
+	if err := checkDir(s.Dir); err != nil {
+		return nil, fmt.Errorf("reading session: %w", err)
+	}
+	raw, err := readTrusted(s.SessionPath(), maxFileBytes, true)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading session %s: %w", s.SessionPath(), err)
+	}
+	salt, err := readTrusted(s.SaltPath(), 1024, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading session %s: %w: salt file %s is missing", s.SessionPath(), ErrInvalid, s.SaltPath())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading session salt %s: %w", s.SaltPath(), err)
+	}
+	st, err := s.decode(raw, salt)
+	if err != nil {
+		return nil, fmt.Errorf("reading session %s: %w", s.SessionPath(), err)
+	}
+	return st, nil
+}
+
+// decode decrypts and parses a session file's bytes.
+func (s *Store) decode(raw, salt []byte) (*Stored, error) {
+	plain, err := s.decrypt(raw, salt)
+	if err != nil {
+		return nil, err
+	}
+	return parseStored(plain)
+}
+
+func (s *Store) decrypt(raw, salt []byte) ([]byte, error) {
+	var b blob
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrInvalid, err)
+	}
+	if v, ok := b.Version.(float64); !ok || v != formatVersion {
+		return nil, fmt.Errorf("%w: unsupported session format version %v (want %d)", ErrInvalid, b.Version, formatVersion)
+	}
+	if len(salt) != saltLen {
+		return nil, fmt.Errorf("%w: salt has %d bytes, want %d", ErrInvalid, len(salt), saltLen)
+	}
+	nonce, err := hex.DecodeString(b.Nonce)
+	if err != nil || len(nonce) != nonceLen {
+		return nil, fmt.Errorf("%w: malformed nonce", ErrInvalid)
+	}
+	ct, err := hex.DecodeString(b.Ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("%w: malformed ciphertext", ErrInvalid)
+	}
+	key, err := s.key(salt)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := aead.Open(nil, nonce, ct, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot decrypt (written on another host or by another user?)", ErrInvalid)
+	}
+	return plain, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("session cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// Write encrypts st and replaces the session file under the session lock,
+// creating the salt when there is none, exactly as the Python CLI does.
+func (s *Store) Write(st *Stored) error {
+	if err := s.ensureDir(); err != nil {
+		return err
+	}
+	plain, err := st.marshal()
+	if err != nil {
+		return fmt.Errorf("encoding session: %w", err)
+	}
+	salt, err := s.loadOrCreateSalt()
+	if err != nil {
+		return err
+	}
+	data, err := s.encrypt(plain, salt)
+	if err != nil {
+		return err
+	}
+	return withFileLock(s.LockPath(), lockTimeout, func() error {
+		tmp := s.SessionPath() + ".tmp"
+		if err := writeNew(tmp, data); err != nil {
+			return fmt.Errorf("writing session: %w", err)
+		}
+		if err := os.Rename(tmp, s.SessionPath()); err != nil {
+			_ = os.Remove(tmp)
+			return fmt.Errorf("writing session: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) encrypt(plain, salt []byte) ([]byte, error) {
+	key, err := s.key(salt)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, nonceLen)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("session nonce: %w", err)
+	}
+	ct := aead.Seal(nil, nonce, plain, nil)
+	// Key order and spacing as Python's json.dumps writes them.
+	return []byte(fmt.Sprintf(`{"version": %d, "nonce": "%s", "ciphertext": "%s"}`,
+		formatVersion, hex.EncodeToString(nonce), hex.EncodeToString(ct))), nil
+}
+
+// loadOrCreateSalt reuses the salt, or writes a fresh one (mode 0600).
+func (s *Store) loadOrCreateSalt() ([]byte, error) {
+	salt, err := readTrusted(s.SaltPath(), 1024, false)
+	if err == nil {
+		if len(salt) != saltLen {
+			return nil, fmt.Errorf("salt file %s has %d bytes, want %d; run spec-kitty auth logout", s.SaltPath(), len(salt), saltLen)
+		}
+		return salt, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading session salt: %w", err)
+	}
+	salt = make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("session salt: %w", err)
+	}
+	if err := writeNew(s.SaltPath(), salt); err != nil {
+		return nil, fmt.Errorf("writing session salt: %w", err)
+	}
+	return salt, nil
+}
+
+// Delete removes the session, its salt and upstream's redacted hot-path
+// summary under the session lock — the files upstream's logout removes,
+// and no other.
+func (s *Store) Delete() error {
+	if _, err := os.Lstat(s.Dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := checkDir(s.Dir); err != nil {
+		return fmt.Errorf("removing session: %w", err)
+	}
+	return withFileLock(s.LockPath(), lockTimeout, func() error {
+		if err := removeIfExists(s.SessionPath()); err != nil {
+			return fmt.Errorf("removing session: %w", err)
+		}
+		_ = removeIfExists(s.SaltPath())
+		_ = removeIfExists(filepath.Join(s.Dir, hotPathName))
+		return nil
+	})
+}
+
+func (s *Store) ensureDir() error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", s.Dir, err)
+	}
+	if err := checkDir(s.Dir); err != nil {
+		return fmt.Errorf("writing session: %w", err)
+	}
+	return nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// writeNew writes data to path with mode 0600, replacing a regular file
+// there but never following a symlink at path.
+func writeNew(path string, data []byte) error {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	_ = os.Remove(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
