@@ -207,7 +207,7 @@ func newSyncStopCmd(io *IOStreams) *cobra.Command {
 queue. A state file that names something no command may stop — pid 1, a
 port outside 9400-9449, another user's process — is refused and left in
 place, with what to check before removing it.`,
-		Args:  noArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
 			if err != nil {
