@@ -91,6 +91,10 @@ var examples = map[string]string{
   spec-kitty dashboard --stop`,
 	"spec-kitty completion": `  spec-kitty completion bash > /etc/bash_completion.d/spec-kitty
   spec-kitty completion zsh > "${fpath[1]}/_spec-kitty"`,
+	"spec-kitty completion bash":       `  source <(spec-kitty completion bash)`,
+	"spec-kitty completion zsh":        `  spec-kitty completion zsh > "${fpath[1]}/_spec-kitty"`,
+	"spec-kitty completion fish":       `  spec-kitty completion fish > ~/.config/fish/completions/spec-kitty.fish`,
+	"spec-kitty completion powershell": `  spec-kitty completion powershell | Out-String | Invoke-Expression`,
 }
 
 // addExamples sets the Example of every command that has none of its own,

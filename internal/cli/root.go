@@ -132,6 +132,9 @@ Stale daemons are found and cleaned with:
 		newDashboardCmd(io), newDashboardDaemonCmd(io),
 		newEnvironmentTopic(), newExitCodesTopic(),
 	)
+	// cobra adds the completion command when it executes; add it now so
+	// that it gets its examples too.
+	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root
 }
