@@ -126,11 +126,11 @@ func TestDashboard_PageInChromium(t *testing.T) {
 		},
 		"#daemon": {"running and healthy", itoa(live.PID), itoa(live.Port), e.Home,
 			"Queue", "1 event(s) waiting", "Last sync", "Consecutive failures", "Last upload error"},
-		"#stat-ops": {"--force, or y at the prompt"},
+		"#stat-ops":                        {"--force, or y at the prompt"},
 		`#daemon [data-field="last-sync"]`: {"never"},
-		"#findings":         {"spec-kitty auth doctor --reset", "spec-kitty auth doctor --reset --force"},
-		"#project":          {dash.ProjectPath},
-		"#stat-stale-value": {"1"},
+		"#findings":                        {"spec-kitty auth doctor --reset", "spec-kitty auth doctor --reset --force"},
+		"#project":                         {dash.ProjectPath},
+		"#stat-stale-value":                {"1"},
 	}
 	if n, err := strconv.Atoi(texts[`#daemon [data-field="failures"]`]); err != nil || n < 1 {
 		t.Errorf("the page shows consecutive failures %q, want at least 1", texts[`#daemon [data-field="failures"]`])
