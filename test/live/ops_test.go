@@ -386,3 +386,16 @@ func copyBinary(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCI_ToolsInstalled: under CI=true every program a test needs is on
+// PATH (.ci/run installs them), so no test can pass a CI run by skipping.
+func TestCI_ToolsInstalled(t *testing.T) {
+	if os.Getenv("CI") != "true" {
+		t.Skip("outside CI a missing program skips only the tests that need it")
+	}
+	for _, tool := range []string{"chromium", "jq", "lsof", "ps"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Errorf("%s is not installed: .ci/run must install it (README, Test)", tool)
+		}
+	}
+}
