@@ -260,6 +260,9 @@ interrupted (Ctrl-C ends it with exit status 130).`,
 			for _, line := range got {
 				fmt.Fprintln(ios.Out, line)
 			}
+			// A crash no daemon has moved into the log yet is the line an
+			// operator is most likely looking for.
+			logfile.PendingCrash(ios.Out, path)
 			if !follow {
 				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 					fmt.Fprintf(ios.ErrOut, "no daemon log yet at %s\n", path)

@@ -63,22 +63,38 @@ func wrapLines(r io.Reader, w io.Writer, attrs []any) {
 	}
 }
 
+// crashMsg is the msg of the JSON line that records a crash.
+const crashMsg = "an earlier process crashed"
+
 // IngestCrash moves a crash left by an earlier process logging to w's path
 // into w as one JSON line, and empties the crash file.
 func IngestCrash(w *Writer, attrs ...any) {
-	path := CrashFile(w.Path())
-	data, err := os.ReadFile(path)
-	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
-		return
+	if writeCrash(w, w.Path(), attrs) {
+		_ = os.Truncate(CrashFile(w.Path()), 0)
 	}
-	fi, _ := os.Stat(path)
+}
+
+// PendingCrash writes to out, as the JSON line IngestCrash would log, a
+// crash of a process logging to path that no later daemon has moved into
+// the log yet. It changes nothing.
+func PendingCrash(out io.Writer, path string) {
+	writeCrash(out, path, nil)
+}
+
+// writeCrash writes the crash file of path as one JSON line to w and
+// reports whether there was one.
+func writeCrash(w io.Writer, path string, attrs []any) bool {
+	data, err := os.ReadFile(CrashFile(path))
+	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
+		return false
+	}
 	at := time.Now()
-	if fi != nil {
+	if fi, err := os.Stat(CrashFile(path)); err == nil {
 		at = fi.ModTime()
 	}
 	log := slog.New(slog.NewJSONHandler(w, nil)).With(attrs...)
-	log.Error("an earlier process crashed", "crashed_at", at.UTC(), "output", strings.TrimSpace(string(data)))
-	_ = os.Truncate(path, 0)
+	log.Error(crashMsg, "crashed_at", at.UTC(), "output", strings.TrimSpace(string(data)))
+	return true
 }
 
 // Recover logs a panic of the calling goroutine as one JSON line with its

@@ -14,7 +14,7 @@ func detachStdFDs() error {
 	}
 	// null stays open (and referenced, so no finalizer closes it): the
 	// handle is now the process's stdout and stderr.
-	nullOut = null
+	nullOut = append(nullOut, null)
 	for _, h := range []uint32{windows.STD_OUTPUT_HANDLE, windows.STD_ERROR_HANDLE} {
 		if err := windows.SetStdHandle(h, windows.Handle(null.Fd())); err != nil {
 			return err
@@ -23,4 +23,5 @@ func detachStdFDs() error {
 	return nil
 }
 
-var nullOut *os.File
+// nullOut keeps the NUL handle's file referenced for the process's life.
+var nullOut []*os.File

@@ -101,6 +101,11 @@ func TestOps_LogRotatesAndStaysJSON(t *testing.T) {
 	if err := os.WriteFile(log+".crash", []byte(crash), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Before a daemon moves it into the log, sync logs shows it already.
+	if pending := e.Run("sync", "logs", "-n", "1"); !strings.Contains(pending.Stdout, `"msg":"an earlier process crashed"`) ||
+		!strings.Contains(pending.Stdout, "panic: boom") {
+		t.Errorf("sync logs does not show the pending crash:\n%s", pending.Stdout)
+	}
 	start(t, e)
 	if code := e.Run("sync", "stop").Code; code != 0 {
 		t.Fatalf("sync stop: exit %d", code)
@@ -398,4 +403,57 @@ func TestCI_ToolsInstalled(t *testing.T) {
 			t.Errorf("%s is not installed: .ci/run must install it (README, Test)", tool)
 		}
 	}
+}
+
+// TestOps_CrashIsLoggedAsJSON: a daemon that dies with a Go runtime crash
+// dump (SIGQUIT) appends nothing raw to its log; the dump waits in the crash
+// file, `sync logs` shows it, and the next daemon moves it into the log as
+// one JSON line.
+func TestOps_CrashIsLoggedAsJSON(t *testing.T) {
+	e := testenv.New(t)
+	start(t, e)
+	pid := recorded(t, e).PID
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	if !testenv.WaitExited(pid, 10*time.Second) {
+		t.Fatalf("daemon pid %d did not die of SIGQUIT", pid)
+	}
+	log := e.Path("sync-daemon.log")
+	requireJSONLines(t, log)
+	if dump, _ := os.ReadFile(log + ".crash"); !strings.Contains(string(dump), "SIGQUIT: quit") {
+		t.Fatalf("crash file holds %q, want the runtime's SIGQUIT dump", dump)
+	}
+	if res := e.Run("sync", "logs", "-n", "0"); !strings.Contains(res.Stdout, `"msg":"an earlier process crashed"`) {
+		t.Errorf("sync logs does not show the crash:\n%s", res.Stdout)
+	}
+	start(t, e)
+	var found bool
+	for _, rec := range requireJSONLines(t, log) {
+		if out, _ := rec["output"].(string); rec["msg"] == "an earlier process crashed" && strings.Contains(out, "SIGQUIT: quit") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the next daemon did not log the crash as a JSON line")
+	}
+}
+
+// requireJSONLines fails the test unless every line of the file is a JSON
+// object, and returns them.
+func requireJSONLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []map[string]any
+	for i, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s line %d is not a JSON object: %q", path, i+1, line)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }
