@@ -60,6 +60,9 @@ Errors are one line on stderr; data goes to stdout.`,
 // live here, next to the help topics, so every help page is checked in one
 // place (TestHelp_EveryCommandHasAnExample).
 var examples = map[string]string{
+	"spec-kitty help": `  spec-kitty help sync status
+  spec-kitty help environment
+  spec-kitty help exit-codes`,
 	"spec-kitty version": `  spec-kitty version
   spec-kitty --version
   spec-kitty version --json | jq -r .commit`,

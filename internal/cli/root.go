@@ -132,8 +132,9 @@ Stale daemons are found and cleaned with:
 		newDashboardCmd(io), newDashboardDaemonCmd(io),
 		newEnvironmentTopic(), newExitCodesTopic(),
 	)
-	// cobra adds the completion command when it executes; add it now so
-	// that it gets its examples too.
+	// cobra adds the help and completion commands when it executes; add
+	// them now so that they get their examples too.
+	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root

@@ -70,7 +70,7 @@ func TestOps_Help(t *testing.T) {
 	}
 	for _, cmd := range [][]string{{}, {"version"}, {"sync"}, {"sync", "start"}, {"sync", "status"}, {"sync", "stop"},
 		{"sync", "logs"}, {"sync", "publish"}, {"auth"}, {"auth", "login"}, {"auth", "status"}, {"auth", "logout"},
-		{"auth", "doctor"}, {"dashboard"}, {"completion"}, {"completion", "bash"}} {
+		{"auth", "doctor"}, {"dashboard"}, {"completion"}, {"completion", "bash"}, {"help"}} {
 		res := e.Run(append(cmd, "--help")...)
 		if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:\n  ") {
 			t.Errorf("spec-kitty %v --help: exit %d, no examples:\n%s", cmd, res.Code, res.Stdout)
@@ -456,4 +456,36 @@ func requireJSONLines(t *testing.T, path string) []map[string]any {
 		recs = append(recs, rec)
 	}
 	return recs
+}
+
+// TestOps_DashboardLogRotates: the dashboard's .kittify/dashboard.log is
+// size-bounded like the sync log: a 6 MiB log is rotated to .1 when the
+// dashboard starts, and the new log holds only JSON lines.
+func TestOps_DashboardLogRotates(t *testing.T) {
+	e := testenv.New(t)
+	project := e.NewProject()
+	log := filepath.Join(project, ".kittify", "dashboard.log")
+	if err := os.MkdirAll(filepath.Dir(log), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	filler := strings.Repeat(`{"msg":"filler"}`+"\n", 6<<20/17+1)
+	if err := os.WriteFile(log, []byte(filler), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dash := dashStart(t, e, project)
+	if res := e.Run("dashboard", "--project", project, "--stop"); res.Code != 0 {
+		t.Fatalf("dashboard --stop: %d %s", res.Code, res.Stderr)
+	}
+	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() != int64(len(filler)) {
+		t.Fatalf("dashboard.log.1: %v, want the %d-byte pre-filled log", err, len(filler))
+	}
+	var started bool
+	for _, rec := range requireJSONLines(t, log) {
+		if rec["msg"] == "dashboard started" && int(rec["pid"].(float64)) == dash.PID {
+			started = true
+		}
+	}
+	if !started {
+		t.Errorf("dashboard.log has no start line of pid %d", dash.PID)
+	}
 }
