@@ -72,10 +72,11 @@ func Main() int {
 func Run(ctx context.Context, args []string, io *IOStreams) int {
 	root := NewRoot(io)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if ctx.Err() != nil {
+	cmd, err := root.ExecuteContextC(ctx)
+	if ctx.Err() != nil && (cmd == nil || !cmd.Hidden) {
 		// Interrupted (Ctrl-C or SIGTERM): whatever the command was doing
-		// ended because of it, so its error is noise.
+		// ended because of it, so its error is noise. A daemon (a hidden
+		// command) told to stop by a signal stops cleanly instead.
 		return ExitInterrupted
 	}
 	if err == nil {
