@@ -45,7 +45,12 @@ type StatusResult struct {
 	PackageVersion  *string    `json:"package_version"`
 	ProtocolVersion *int       `json:"protocol_version"`
 	Sync            SyncStatus `json:"sync"`
-	Notes           []string   `json:"notes"`
+	// LogPath is the daemon log of this scope (`spec-kitty sync logs`).
+	LogPath string `json:"log_path"`
+	// Unreadable names the runtime root or state file that could not be
+	// read, and why; nil when both were readable (or absent).
+	Unreadable *string  `json:"unreadable"`
+	Notes      []string `json:"notes"`
 }
 
 // DoctorSchemaVersion is the schema_version of `auth doctor --json`.

@@ -203,7 +203,7 @@ expired access token is refreshed on next use while the refresh token lasts.`,
 				fmt.Fprintln(ios.Out, "not logged in")
 				return nil
 			}
-			printStatus(ios.Out, s, time.Now())
+			printAuthStatus(ios.Out, s, time.Now())
 			return nil
 		},
 	}
@@ -211,7 +211,7 @@ expired access token is refreshed on next use while the refresh token lasts.`,
 	return cmd
 }
 
-func printStatus(w io.Writer, s *session.Session, now time.Time) {
+func printAuthStatus(w io.Writer, s *session.Session, now time.Time) {
 	server := s.ServerURL
 	if server == "" {
 		server = "(no server configured)"

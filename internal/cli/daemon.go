@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/logfile"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/syncd"
@@ -40,7 +42,8 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logger := slog.New(slog.NewJSONHandler(ios.ErrOut, nil))
+			logger := daemonLogger(l.LogFile(), "pid", os.Getpid(), "port", port, "family", api.FamilySync)
+			defer logfile.Recover(logger)
 			d := syncd.New(syncd.Config{
 				Port:    port,
 				Layout:  l,
@@ -64,6 +67,20 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 }
 
 func validPort(p int) bool { return p > 0 && p < 65536 }
+
+// daemonLogger opens a daemon's size-bounded log and routes everything the
+// process prints there as JSON lines (SPEC §3): its own records, anything
+// written to stdout or stderr, and — on the next start — a crash the Go
+// runtime recorded. attrs tag the lines that are not slog records.
+func daemonLogger(path string, attrs ...any) *slog.Logger {
+	w := logfile.Open(path)
+	logger := slog.New(slog.NewJSONHandler(w, nil))
+	logfile.IngestCrash(w, attrs...)
+	if err := logfile.CaptureStd(w, attrs...); err != nil {
+		logger.Warn("output not captured", append(attrs, "err", err)...)
+	}
+	return logger
+}
 
 // daemonLayout is the scope named by the marker, or the environment's for a
 // daemon started without one.

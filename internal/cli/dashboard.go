@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/cleanup"
 	"github.com/spec-kitty/spec-kitty/internal/dashboard"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/logfile"
 	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
@@ -157,7 +157,8 @@ func newDashboardDaemonCmd(ios *IOStreams) *cobra.Command {
 				return err
 			}
 			exe, _ := lifecycle.ResolvedExecutable()
-			logger := slog.New(slog.NewJSONHandler(ios.ErrOut, nil))
+			logger := daemonLogger(dashboard.LogFile(project), "pid", os.Getpid(), "port", port, "family", api.FamilyDashboard)
+			defer logfile.Recover(logger)
 			srv := dashboard.NewServer(dashboard.Config{
 				Port:     port,
 				Project:  project,

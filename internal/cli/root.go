@@ -89,7 +89,13 @@ func watchSignals(sigs <-chan os.Signal, cancel func(), exit func(int)) {
 func Run(ctx context.Context, args []string, io *IOStreams) int {
 	root := NewRoot(io)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if ctx.Err() != nil && (cmd == nil || !cmd.Hidden) {
+		// Interrupted (Ctrl-C or SIGTERM): whatever the command was doing
+		// ended because of it, so its error is noise. A daemon (a hidden
+		// command) told to stop by a signal stops cleanly instead.
+		return ExitInterrupted
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -116,9 +122,17 @@ func NewRoot(io *IOStreams) *cobra.Command {
 		Long: `spec-kitty talks to a per-user background sync daemon on 127.0.0.1
 (ports 9400-9449) and a per-project dashboard (ports 9237-9336).
 
+Its files (state, log, queue, session) live in the runtime root:
+$SPEC_KITTY_HOME when set, else ~/.spec-kitty. See 'spec-kitty help
+environment' for every variable and 'spec-kitty help exit-codes'.
+
 Stale daemons are found and cleaned with:
   spec-kitty auth doctor          # read-only: what is running and why
   spec-kitty auth doctor --reset  # clean what is safe to clean`,
+		Example: `  spec-kitty sync start
+  spec-kitty sync status --json
+  SPEC_KITTY_HOME=/tmp/kitty spec-kitty auth doctor`,
+		Version:       version.Current(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
@@ -127,23 +141,44 @@ Stale daemons are found and cleaned with:
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetVersionTemplate("spec-kitty {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef("%v (see %s --help)", err, cmd.CommandPath())
+	})
 	root.AddCommand(
 		newVersionCmd(io),
 		newSyncCmd(io),
 		newSyncDaemonCmd(io),
 		newAuthCmd(io),
 		newDashboardCmd(io), newDashboardDaemonCmd(io),
+		newEnvironmentTopic(), newExitCodesTopic(),
 	)
+	// cobra adds the help and completion commands when it executes; add
+	// them now so that they get their examples too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	addExamples(root)
 	return root
 }
 
-// noArgs refuses stray arguments as a usage error, naming the way out.
+// noArgs refuses stray arguments as a usage error, naming the way out and,
+// for a mistyped subcommand, the one that was probably meant (cobra's own
+// suggestion is only made when a command has no Args check).
 func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usagef("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	if !cmd.HasAvailableSubCommands() {
+		return usagef("unexpected argument %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	hint := ""
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set only on its path
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return usagef("unknown command %q for %q%s (see %s --help)", args[0], cmd.CommandPath(), hint, cmd.CommandPath())
 }
 
 // groupCmd is a command that only holds subcommands.
@@ -159,12 +194,16 @@ func newVersionCmd(io *IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  noArgs,
+		Long: `Print the version. With --json also the commit, the commit's date, the Go
+version, OS and architecture of the build ("unknown" when the build has no
+VCS data). SPEC_KITTY_CLI_VERSION overrides the version.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			info := version.Get()
 			if asJSON {
-				return writeJSON(io.Out, map[string]string{"version": version.Current()})
+				return writeJSON(io.Out, info)
 			}
-			fmt.Fprintf(io.Out, "spec-kitty %s\n", version.Current())
+			fmt.Fprintf(io.Out, "spec-kitty %s\n", info.Version)
 			return nil
 		},
 	}

@@ -3,18 +3,23 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/logfile"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
 func newSyncCmd(io *IOStreams) *cobra.Command {
 	cmd := groupCmd("sync", "Run and inspect the per-user sync daemon")
-	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io))
+	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io), newSyncLogsCmd(io))
 	return cmd
 }
 
@@ -89,28 +94,38 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the recorded sync daemon and its queue",
-		Args:  noArgs,
+		Long: `Show the scope's recorded sync daemon: whether it is healthy, its queue
+depth (read from the queue itself when no daemon runs), the last sync, the
+consecutive upload failures, the last upload error and the log file.
+
+Exit status 0 when a healthy daemon runs, 1 otherwise — also when the
+runtime root or the state file cannot be read, which is reported with the
+path and the error.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := layout()
+			// Read-only: a status check never creates the root.
+			l, err := paths.Peek()
 			if err != nil {
-				return err
+				return fmt.Errorf("resolving runtime root: %w", err)
 			}
-			res := lifecycle.Status(cmd.Context(), l)
-			if asJSON {
-				return writeJSON(io.Out, res)
-			}
-			notes(io, res.Notes)
-			if res.Healthy {
-				fmt.Fprintf(io.Out, "sync daemon: healthy, pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
+			var res api.StatusResult
+			if why := unreadable(l); why != "" {
+				res = api.StatusResult{Notes: []string{}, Unreadable: &why}
 			} else {
-				fmt.Fprintln(io.Out, "sync daemon: not running")
+				res = lifecycle.Status(cmd.Context(), l)
 			}
-			last := "never"
-			if res.Sync.LastSync != nil {
-				last = res.Sync.LastSync.Local().Format("2006-01-02 15:04:05")
+			res.LogPath = l.LogFile()
+			if asJSON {
+				if err := writeJSON(io.Out, res); err != nil {
+					return err
+				}
+			} else {
+				notes(io, res.Notes)
+				printStatus(io, res)
 			}
-			fmt.Fprintf(io.Out, "queue: %d event(s) waiting; last sync: %s; consecutive failures: %d\n",
-				res.Sync.QueueDepth, last, res.Sync.ConsecutiveFailures)
+			if !res.Healthy {
+				return silentError{ExitError}
+			}
 			return nil
 		},
 	}
@@ -118,18 +133,91 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 	return cmd
 }
 
+// unreadable says why the runtime root or the state file of l cannot be
+// read, or "" when they can (or do not exist: nothing has run yet). A
+// status that cannot look must say so, never "not running".
+func unreadable(l paths.Layout) string {
+	root, err := os.Open(l.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err == nil {
+		_, err = root.Readdirnames(1)
+		root.Close()
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Sprintf("cannot read the runtime root %s: %v", l.Root, bareErr(err))
+	}
+	f, err := os.Open(l.StateFile())
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("cannot read the state file %s: %v", l.StateFile(), bareErr(err))
+	}
+	return ""
+}
+
+// bareErr drops the operation and path of a *fs.PathError, which the caller
+// names itself.
+func bareErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func printStatus(io *IOStreams, res api.StatusResult) {
+	switch {
+	case res.Unreadable != nil:
+		fmt.Fprintf(io.Out, "sync daemon: unknown: %s\n", *res.Unreadable)
+	case res.Healthy:
+		fmt.Fprintf(io.Out, "sync daemon: healthy, pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
+	case res.PID != nil:
+		fmt.Fprintf(io.Out, "sync daemon: not healthy (recorded pid %d on port %d)\n", *res.PID, *res.Port)
+	default:
+		fmt.Fprintln(io.Out, "sync daemon: not running")
+	}
+	if res.Unreadable == nil {
+		last := "never"
+		if res.Sync.LastSync != nil {
+			last = res.Sync.LastSync.Local().Format("2006-01-02 15:04:05")
+		}
+		parked := ""
+		if res.Sync.Parked > 0 {
+			parked = fmt.Sprintf(" (%d parked)", res.Sync.Parked)
+		}
+		fmt.Fprintf(io.Out, "queue: %d event(s) waiting%s; last sync: %s; consecutive failures: %d\n",
+			res.Sync.QueueDepth, parked, last, res.Sync.ConsecutiveFailures)
+		if res.Sync.LastError != nil {
+			fmt.Fprintf(io.Out, "last upload error: %s\n", *res.Sync.LastError)
+		}
+	}
+	fmt.Fprintf(io.Out, "log: %s (spec-kitty sync logs)\n", res.LogPath)
+}
+
 func newSyncStopCmd(io *IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "stop",
 		Short: "Stop the recorded sync daemon",
-		Long:  "Ask the recorded sync daemon to exit gracefully; queued events stay in the queue.",
-		Args:  noArgs,
+		Long: `Ask the recorded sync daemon to exit gracefully; queued events stay in the
+queue. A state file that names something no command may stop — pid 1, a
+port outside 9400-9449, another user's process — is refused and left in
+place, with what to check before removing it.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
 			if err != nil {
 				return err
 			}
 			rec, err := lifecycle.Stop(cmd.Context(), l)
+			var refused *lifecycle.RefusedError
+			if errors.As(err, &refused) {
+				return err
+			}
 			if errors.Is(err, lifecycle.ErrNotRecorded) {
 				fmt.Fprintf(io.Out, "sync daemon not running: %v\n", err)
 				return nil
@@ -141,4 +229,53 @@ func newSyncStopCmd(io *IOStreams) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newSyncLogsCmd(ios *IOStreams) *cobra.Command {
+	var lines int
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs [-n N] [-f]",
+		Short: "Print the sync daemon's log",
+		Long: `Print the last lines of this scope's sync daemon log, sync-daemon.log in the
+runtime root: one JSON object a line. The log is rotated at 5 MiB into
+sync-daemon.log.1 and .2; older lines are read from those when needed.
+
+With -f, keep printing lines as they are written, across rotations, until
+interrupted (Ctrl-C ends it with exit status 130).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if lines < 0 {
+				return usagef("-n must be 0 or more, got %d", lines)
+			}
+			l, err := paths.Peek()
+			if err != nil {
+				return fmt.Errorf("resolving runtime root: %w", err)
+			}
+			path := l.LogFile()
+			got, err := logfile.Tail(path, lines)
+			if err != nil {
+				return fmt.Errorf("reading the daemon log: %w", err)
+			}
+			for _, line := range got {
+				fmt.Fprintln(ios.Out, line)
+			}
+			// A crash no daemon has moved into the log yet is the line an
+			// operator is most likely looking for.
+			logfile.PendingCrash(ios.Out, path)
+			if !follow {
+				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+					fmt.Fprintf(ios.ErrOut, "no daemon log yet at %s\n", path)
+				}
+				return nil
+			}
+			if err := logfile.Follow(cmd.Context(), path, ios.Out); err != nil {
+				return fmt.Errorf("following the daemon log: %w", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&lines, "lines", "n", 50, "how many of the last lines to print")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines, across rotations")
+	return cmd
 }

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/queue"
 )
 
 // overviewTTL is how long one scan answers every page asking for it. The
@@ -26,13 +28,27 @@ var errNoOverview = errors.New("no sync overview configured")
 // SyncOverview returns the overview of a scope: the same read-only report as
 // `spec-kitty auth doctor --json`. It never cleans, spawns or writes.
 func SyncOverview(layout paths.Layout, version, exe string) Overview {
-	return func(ctx context.Context) (api.DoctorReport, error) {
+	return func(ctx context.Context) (api.SyncOverview, error) {
 		scan, err := doctor.ScanScope(ctx, layout, version, exe)
 		if err != nil {
-			return api.DoctorReport{}, err
+			return api.SyncOverview{}, err
 		}
-		return doctor.Report(ctx, scan), nil
+		ov := api.SyncOverview{DoctorReport: doctor.Report(ctx, scan)}
+		ov.Sync = syncState(ctx, layout, ov.Daemon)
+		return ov, nil
 	}
+}
+
+// syncState is the healthy daemon's own account of its uploads; without
+// one, the queue depth read from the queue (read-only), as sync status does.
+func syncState(ctx context.Context, layout paths.Layout, d api.DoctorDaemon) api.SyncStatus {
+	if d.Active && d.Port != nil {
+		if h, err := client.New(*d.Port).Health(ctx); err == nil && h.Sync != nil {
+			return *h.Sync
+		}
+	}
+	depth, _ := queue.ReadDepth(layout.QueueDB())
+	return api.SyncStatus{QueueDepth: depth}
 }
 
 // overviewCache runs at most one scan at a time and shares its result for
@@ -42,15 +58,15 @@ type overviewCache struct {
 
 	mu   sync.Mutex
 	at   time.Time
-	last api.DoctorReport
+	last api.SyncOverview
 	err  error
 }
 
 func newOverviewCache(source Overview) *overviewCache { return &overviewCache{source: source} }
 
-func (c *overviewCache) get(ctx context.Context) (api.DoctorReport, error) {
+func (c *overviewCache) get(ctx context.Context) (api.SyncOverview, error) {
 	if c.source == nil {
-		return api.DoctorReport{}, errNoOverview
+		return api.SyncOverview{}, errNoOverview
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -20,8 +20,8 @@ import (
 const shutdownGrace = 2 * time.Second
 
 // Overview produces the read-only report the page shows: the `auth doctor
-// --json` report of the scope's sync range.
-type Overview func(ctx context.Context) (api.DoctorReport, error)
+// --json` report of the scope's sync range and the daemon's sync state.
+type Overview func(ctx context.Context) (api.SyncOverview, error)
 
 // Config is what a dashboard daemon is started with.
 type Config struct {

@@ -167,9 +167,9 @@ func TestPage(t *testing.T) {
 
 func TestOverview(t *testing.T) {
 	var calls atomic.Int32
-	_, ts := newTestServer(t, func(context.Context) (api.DoctorReport, error) {
+	_, ts := newTestServer(t, func(context.Context) (api.SyncOverview, error) {
 		calls.Add(1)
-		return api.DoctorReport{SchemaVersion: api.DoctorSchemaVersion, Orphans: []api.IdentityRecord{{Port: 9401, CleanupClass: api.ClassSafeAuto}}}, nil
+		return api.SyncOverview{DoctorReport: api.DoctorReport{SchemaVersion: api.DoctorSchemaVersion, Orphans: []api.IdentityRecord{{Port: 9401, CleanupClass: api.ClassSafeAuto}}}}, nil
 	})
 	for range 3 {
 		code, _, body := do(t, ts, "GET", "/api/sync-overview", "", "", "")
@@ -184,8 +184,8 @@ func TestOverview(t *testing.T) {
 }
 
 func TestOverviewError(t *testing.T) {
-	_, ts := newTestServer(t, func(context.Context) (api.DoctorReport, error) {
-		return api.DoctorReport{}, errors.New("boom")
+	_, ts := newTestServer(t, func(context.Context) (api.SyncOverview, error) {
+		return api.SyncOverview{}, errors.New("boom")
 	})
 	if code, _, body := do(t, ts, "GET", "/api/sync-overview", "", "", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "boom") {
 		t.Fatalf("overview error: %d %s", code, body)

@@ -43,6 +43,9 @@ func Stop(ctx context.Context, layout paths.Layout) (statefile.Record, error) {
 		_ = statefile.Remove(layout.StateFile())
 		return rec, fmt.Errorf("%w (%v; removed it)", ErrNotRecorded, err)
 	}
+	if why := mustNotStop(rec); why != "" {
+		return rec, &RefusedError{StateFile: layout.StateFile(), Why: why}
+	}
 	switch verdict, _ := Inspect(ctx, layout, rec); verdict {
 	case Healthy:
 	case Dead:
@@ -59,6 +62,36 @@ func Stop(ctx context.Context, layout paths.Layout) (statefile.Record, error) {
 		return rec, err
 	}
 	return rec, statefile.Remove(layout.StateFile())
+}
+
+// RefusedError reports a state file that names something no command may
+// stop. The record is left in place: it is evidence, and removing it is the
+// operator's call once they have checked what it names.
+type RefusedError struct {
+	StateFile string
+	Why       string // what the record names and why it is off limits
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("not stopping: the state file names %s; check what it is (spec-kitty auth doctor, ps), then remove %s",
+		e.Why, e.StateFile)
+}
+
+// mustNotStop says why the process a record names is off limits to sync
+// stop — pid 1 or below, a port outside the sync range, another user's
+// process — or "" when it may be asked to stop. It runs before any request
+// is sent, so not even a health probe goes to a port outside the range.
+func mustNotStop(rec statefile.Record) string {
+	switch {
+	case rec.PID <= 1:
+		return fmt.Sprintf("pid %d, which is never a sync daemon", rec.PID)
+	case !api.SyncRange.Contains(rec.Port):
+		return fmt.Sprintf("port %d, outside the sync range %d-%d", rec.Port, api.SyncRange.Lo, api.SyncRange.Hi-1)
+	}
+	if info, err := procinfo.Read(rec.PID); err == nil && info.UID >= 0 && info.UID != procinfo.CurrentUID() {
+		return fmt.Sprintf("pid %d, a process of another user (uid %d)", rec.PID, info.UID)
+	}
+	return ""
 }
 
 // shutdownAndWait asks the daemon of rec to exit and waits until its

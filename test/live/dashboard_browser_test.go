@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +47,19 @@ func chromiumPath(t *testing.T) string {
 func TestDashboard_PageInChromium(t *testing.T) {
 	chromium := chromiumPath(t)
 	e := testenv.New(t)
+	// A server that refuses every upload: the page must show the queued
+	// event, the failures and the error the daemon reports.
+	srv := newFakeServer(t)
+	srv.failing.Store(true)
+	login(t, e, srv.URL)
 	var live api.StartResult
 	e.MustJSON(&live, "sync", "start", "--json")
+	publish(t, recorded(t, e), 1)
+	var st api.StatusResult
+	waitFor(t, 30*time.Second, "an upload failure", func() bool {
+		e.MustJSON(&st, "sync", "status", "--json")
+		return st.Sync.ConsecutiveFailures > 0
+	})
 	ports := testenv.FreePorts(t, api.SyncRange, 3)
 	stale := e.SpawnDaemon(testenv.DaemonOpts{Port: ports[0], Version: "3.2.2"})
 	noMarker := ""
@@ -97,7 +109,8 @@ func TestDashboard_PageInChromium(t *testing.T) {
 	}
 
 	texts := map[string]string{}
-	for _, sel := range []string{"#listeners", "#daemon", "#findings", "#project", "#stat-stale-value"} {
+	for _, sel := range []string{"#listeners", "#daemon", "#findings", "#project", "#stat-stale-value", "#stat-ops",
+		`#daemon [data-field="failures"]`, `#daemon [data-field="last-error"]`, `#daemon [data-field="last-sync"]`} {
 		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {
 			t.Fatalf("reading %s: %v", sel, err)
@@ -111,11 +124,23 @@ func TestDashboard_PageInChromium(t *testing.T) {
 			itoa(preMarker.PID), api.ClassOperatorRequired, api.SkipPreMarker,
 			api.ClassNeverTouch, api.SkipThirdParty,
 		},
-		"#daemon":           {"running and healthy", itoa(live.PID), itoa(live.Port), e.Home},
-		"#findings":         {"spec-kitty auth doctor --reset", "spec-kitty auth doctor --reset --force"},
-		"#project":          {dash.ProjectPath},
-		"#stat-stale-value": {"1"},
+		"#daemon": {"running and healthy", itoa(live.PID), itoa(live.Port), e.Home,
+			"Queue", "1 event(s) waiting", "Last sync", "Consecutive failures", "Last upload error"},
+		"#stat-ops":                        {"--force, or y at the prompt"},
+		`#daemon [data-field="last-sync"]`: {"never"},
+		"#findings":                        {"spec-kitty auth doctor --reset", "spec-kitty auth doctor --reset --force"},
+		"#project":                         {dash.ProjectPath},
+		"#stat-stale-value":                {"1"},
 	}
+	if n, err := strconv.Atoi(texts[`#daemon [data-field="failures"]`]); err != nil || n < 1 {
+		t.Errorf("the page shows consecutive failures %q, want at least 1", texts[`#daemon [data-field="failures"]`])
+	}
+	// The page shows exactly the error the daemon reports ("none" without).
+	wantErr := "none"
+	if st.Sync.LastError != nil {
+		wantErr = *st.Sync.LastError
+	}
+	wantIn[`#daemon [data-field="last-error"]`] = []string{wantErr}
 	for sel, wants := range wantIn {
 		for _, w := range wants {
 			if !strings.Contains(texts[sel], w) {

@@ -73,10 +73,12 @@ function renderStats(rep) {
   let value = 'Not running';
   let hint = 'starts with the next sync command';
   daemon.dataset.tone = 'calm';
+  const sy = rep.sync || {};
   if (d.active) {
     value = 'Running';
-    hint = 'pid ' + d.pid + ' · port ' + d.port + ' · v' + dash(d.package_version);
-    daemon.dataset.tone = 'ok';
+    hint = 'pid ' + d.pid + ' · port ' + d.port + ' · v' + dash(d.package_version) +
+      ' · ' + (sy.queue_depth || 0) + ' queued';
+    daemon.dataset.tone = sy.consecutive_failures > 0 ? 'warn' : 'ok';
   } else if (d.pid !== null && d.pid !== undefined) {
     value = 'Unhealthy';
     hint = 'recorded pid ' + d.pid + ' on port ' + d.port + ' does not answer';
@@ -113,9 +115,19 @@ function renderFindings(rep) {
   list.replaceChildren(...items);
 }
 
+// syncWhen is a last-sync time for a person: local time, or "never".
+function syncWhen(iso) {
+  if (!iso) return 'never';
+  const at = new Date(iso);
+  return isNaN(at) ? String(iso) : at.toLocaleString();
+}
+
 function renderDaemon(rep) {
   const d = rep.daemon || {};
   const s = rep.session || {};
+  const sy = rep.sync || {};
+  let queued = String(sy.queue_depth || 0) + ' event(s) waiting';
+  if (sy.parked > 0) queued += ' (' + sy.parked + ' parked)';
   let status = 'none recorded';
   if (d.active) status = 'running and healthy';
   else if (d.pid !== null && d.pid !== undefined) status = 'recorded but not healthy';
@@ -125,12 +137,19 @@ function renderDaemon(rep) {
     ['Port', dash(d.port)],
     ['Version', dash(d.package_version)],
     ['Protocol', dash(d.protocol_version)],
+    ['Queue', queued, 'queue'],
+    ['Last sync', syncWhen(sy.last_sync), 'last-sync'],
+    ['Consecutive failures', String(sy.consecutive_failures || 0), 'failures'],
+    ['Last upload error', sy.last_error ? sy.last_error : 'none', 'last-error'],
     ['Scope', dash(rep.auth_root)],
     ['Session', s.present ? dash(s.auth_principal) + ' → ' + dash(s.server_url) : 'not logged in (events stay queued locally)'],
   ];
   const box = document.getElementById('daemon');
   box.dataset.state = d.active ? 'active' : 'inactive';
-  box.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+  box.replaceChildren(...rows.flatMap(([k, v, id]) => [
+    el('dt', { text: k }),
+    el('dd', { text: v, 'data-field': id, 'data-tone': id === 'last-error' && sy.last_error ? 'bad' : null }),
+  ]));
 }
 
 // What each reason code means, in a few words for a person.
