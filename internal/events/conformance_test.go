@@ -20,19 +20,19 @@ const fixtureRoot = "testdata/conformance/fixtures"
 // legacy-row normaliser. Each is named with why, so that a fixture kind
 // added upstream fails the test until someone decides about it.
 var notPublishInput = map[string]string{
-	"DecisionPointState":      "reducer output snapshot",
-	"MissionAuditState":       "reducer output snapshot",
-	"MissionDossierState":     "reducer output snapshot",
-	"ReducedConnectorState":   "reducer output snapshot",
-	"ReducedSyncState":        "reducer output snapshot",
-	"MissionNextReplay":       "runtime replay stream of next-step records, not envelopes",
-	"LegacyEnvelope":          "input of the legacy-row normaliser, which this CLI does not read",
-	"LaneMapping":             "lane alias resolution at the CLI input boundary, not an envelope",
-	"<lane-mapping>":          "lane alias resolution at the CLI input boundary, not an envelope",
-	"<timestamp-semantics>":   "consumer-side check of receipt time; its envelopes predate schema_version",
-	"<historical>":            "run as envelopes below (class taxonomy)",
-	"<missing>":               "run as envelopes below (class taxonomy)",
-	"<wrapper-array>":         "run as envelopes below (class taxonomy)",
+	"DecisionPointState":    "reducer output snapshot",
+	"MissionAuditState":     "reducer output snapshot",
+	"MissionDossierState":   "reducer output snapshot",
+	"ReducedConnectorState": "reducer output snapshot",
+	"ReducedSyncState":      "reducer output snapshot",
+	"MissionNextReplay":     "runtime replay stream of next-step records, not envelopes",
+	"LegacyEnvelope":        "input of the legacy-row normaliser, which this CLI does not read",
+	"LaneMapping":           "lane alias resolution at the CLI input boundary, not an envelope",
+	"<lane-mapping>":        "lane alias resolution at the CLI input boundary, not an envelope",
+	"<timestamp-semantics>": "consumer-side check of receipt time; its envelopes predate schema_version",
+	"<historical>":          "run as envelopes below (class taxonomy)",
+	"<missing>":             "run as envelopes below (class taxonomy)",
+	"<wrapper-array>":       "run as envelopes below (class taxonomy)",
 }
 
 // knownDivergence are fixtures this validator judges differently from the

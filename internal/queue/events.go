@@ -31,11 +31,11 @@ type Item struct {
 	EventID     string
 	ProjectUUID string
 	// Envelope is the event as uploaded: a spec-kitty-events envelope.
-	Envelope    json.RawMessage
-	CreatedAt   time.Time
-	RetryCount  int
-	Parked      bool
-	LastError   string
+	Envelope   json.RawMessage
+	CreatedAt  time.Time
+	RetryCount int
+	Parked     bool
+	LastError  string
 }
 
 // Published is the answer to a publish.

@@ -111,7 +111,15 @@ func (u *Uploader) deliver(ctx context.Context, a *attempt, batch []queue.Item) 
 	case status >= 200 && status <= 299:
 		return u.applyResults(ctx, batch, body)
 	case status == http.StatusBadRequest:
-		if t, ok, err := u.applyDetails(ctx, batch, body); ok {
+		if t, rest, ok, err := u.applyDetails(ctx, batch, body); ok {
+			if err != nil {
+				return t, err
+			}
+			// The rest were rolled back with the batch: send them again
+			// now, without the refused ones, so one bad event cannot hold
+			// them up.
+			t2, err := u.deliver(ctx, a, rest)
+			t.add(t2)
 			return t, err
 		}
 		if len(batch) == 1 {
@@ -300,14 +308,15 @@ func (u *Uploader) applyResults(ctx context.Context, batch []queue.Item, body []
 }
 
 // applyDetails records the per-event reasons of a 400 that names its
-// events. ok is false when the answer names none: the caller splits.
-func (u *Uploader) applyDetails(ctx context.Context, batch []queue.Item, body []byte) (tally, bool, error) {
+// events and returns the events it did not name. ok is false when the
+// answer names none: the caller splits.
+func (u *Uploader) applyDetails(ctx context.Context, batch []queue.Item, body []byte) (t tally, rest []queue.Item, ok bool, err error) {
 	var answer struct {
 		Error   string          `json:"error"`
 		Details json.RawMessage `json:"details"`
 	}
 	if json.Unmarshal(body, &answer) != nil || len(answer.Details) == 0 {
-		return tally{}, false, nil
+		return tally{}, nil, false, nil
 	}
 	var details []struct {
 		EventID string `json:"event_id"`
@@ -319,7 +328,7 @@ func (u *Uploader) applyDetails(ctx context.Context, batch []queue.Item, body []
 		// A JSON string that encodes the list.
 		var s string
 		if json.Unmarshal(answer.Details, &s) != nil || json.Unmarshal([]byte(s), &details) != nil {
-			return tally{}, false, nil
+			return tally{}, nil, false, nil
 		}
 	}
 	inBatch := map[string]bool{}
@@ -328,12 +337,12 @@ func (u *Uploader) applyDetails(ctx context.Context, batch []queue.Item, body []
 	}
 	park := map[string][]string{}
 	reject := map[string][]string{}
-	named := 0
+	named := map[string]bool{}
 	for _, d := range details {
-		if !inBatch[d.EventID] {
+		if !inBatch[d.EventID] || named[d.EventID] {
 			continue
 		}
-		named++
+		named[d.EventID] = true
 		why := d.Error
 		if why == "" {
 			why = d.Reason
@@ -345,13 +354,16 @@ func (u *Uploader) applyDetails(ctx context.Context, batch []queue.Item, body []
 			reject[reason] = append(reject[reason], d.EventID)
 		}
 	}
-	if named == 0 {
-		return tally{}, false, nil
+	if len(named) == 0 {
+		return tally{}, nil, false, nil
 	}
-	// The others were rolled back with the batch: they stay queued and go
-	// again without the refused ones.
-	t, err := u.record(ctx, nil, park, reject, len(batch)-named)
-	return t, true, err
+	for _, it := range batch {
+		if !named[it.EventID] {
+			rest = append(rest, it)
+		}
+	}
+	t, err = u.record(ctx, nil, park, reject, 0)
+	return t, rest, true, err
 }
 
 func (u *Uploader) park(ctx context.Context, batch []queue.Item, reason string) (tally, error) {
