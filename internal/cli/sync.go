@@ -14,7 +14,7 @@ import (
 
 func newSyncCmd(io *IOStreams) *cobra.Command {
 	cmd := groupCmd("sync", "Run and inspect the per-user sync daemon")
-	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io))
+	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io), newSyncParkedCmd(io))
 	return cmd
 }
 
@@ -109,8 +109,11 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 			if res.Sync.LastSync != nil {
 				last = res.Sync.LastSync.Local().Format("2006-01-02 15:04:05")
 			}
-			fmt.Fprintf(io.Out, "queue: %d event(s) waiting; last sync: %s; consecutive failures: %d\n",
-				res.Sync.QueueDepth, last, res.Sync.ConsecutiveFailures)
+			fmt.Fprintf(io.Out, "queue: %d event(s) waiting (%d parked); last sync: %s; consecutive failures: %d\n",
+				res.Sync.QueueDepth, res.Sync.Parked, last, res.Sync.ConsecutiveFailures)
+			if res.Sync.Parked > 0 {
+				fmt.Fprintln(io.ErrOut, "parked events are not uploaded; see them with: spec-kitty sync parked")
+			}
 			return nil
 		},
 	}

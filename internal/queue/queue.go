@@ -302,3 +302,27 @@ func migrate(db *sql.DB, path string) error {
 	}
 	return nil
 }
+
+// ReadParked lists up to limit parked events of the queue at path,
+// read-only; a missing file has none.
+func ReadParked(path string, limit int) ([]Item, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving queue path %s: %w", path, err)
+	}
+	if fi, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading queue %s: %w", abs, err)
+	}
+	db, err := openDB(abs, "mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if fresh, err := checkMarker(context.Background(), db, abs); err != nil || fresh {
+		return nil, err
+	}
+	q := &Queue{path: abs, r: db}
+	return q.Parked(context.Background(), limit)
+}
