@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,11 @@ import (
 // team is enrichment (the uploader fills it from the session it sends
 // with), so a slow session store must not hold up a publish.
 const teamLookupTimeout = 2 * time.Second
+
+// maxStdinPayload bounds a payload read from stdin: twice the largest
+// event, so an oversized one is refused by the size rule with its size,
+// while a runaway pipe cannot fill memory.
+const maxStdinPayload = 2 * events.MaxEnvelopeBytes
 
 type publishOptions struct {
 	Type, AggregateID, AggregateType string
@@ -57,6 +63,16 @@ id, and the event is queued at most once.`,
 					return usagef("%s is required", f.name)
 				}
 			}
+			if opts.Payload == "-" {
+				data, err := io.ReadAll(io.LimitReader(ios.In, maxStdinPayload+1))
+				if err != nil {
+					return fmt.Errorf("reading the payload from stdin: %w", err)
+				}
+				if len(data) > maxStdinPayload {
+					return fmt.Errorf("%w: payload: more than %d bytes on stdin", events.ErrInvalid, maxStdinPayload)
+				}
+				opts.Payload = string(data)
+			}
 			return runPublish(cmd, ios, opts)
 		},
 	}
@@ -64,7 +80,7 @@ id, and the event is queued at most once.`,
 	f.StringVar(&opts.Type, "type", "", "event type (spec-kitty-events), e.g. WPStatusChanged")
 	f.StringVar(&opts.AggregateID, "aggregate-id", "", "the entity the event is about, e.g. WP01")
 	f.StringVar(&opts.AggregateType, "aggregate-type", "", "its kind: "+strings.Join(events.AggregateTypes, ", "))
-	f.StringVar(&opts.Payload, "payload", "", "event payload as a JSON object (default {})")
+	f.StringVar(&opts.Payload, "payload", "", "event payload as a JSON object (default {}); - reads it from stdin")
 	f.StringVar(&opts.Payload, "data", "", "alias of --payload")
 	f.StringVar(&opts.Project, "project", "", "project directory holding .kittify/config.yaml (default: the current directory)")
 	f.StringVar(&opts.EventID, "event-id", "", "event id (ULID) to use; a retry with the same id queues nothing new")
