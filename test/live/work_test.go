@@ -453,3 +453,42 @@ func TestParked_VisibleAndRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestPublish_BusyDaemonIsWaitedFor: a daemon that cannot answer for longer
+// than the control plane's usual timeout (here: stopped with SIGSTOP) still
+// gets the publish, and the caller hears of the commit rather than a
+// failure.
+func TestPublish_BusyDaemonIsWaitedFor(t *testing.T) {
+	e := testenv.New(t)
+	res := start(t, e)
+	rec := recorded(t, e)
+	_, raw, err := events.Build(events.Request{
+		Type: "ErrorLogged", AggregateID: "busy", AggregateType: "Mission",
+		Payload: json.RawMessage(`{"error_type":"busy","error_message":"m"}`),
+		Project: events.Project{UUID: testProject, BuildID: "live-build"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(res.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(res.PID, syscall.SIGCONT) })
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.New(rec.Port).Publish(context.Background(), rec.Token, raw)
+		done <- err
+	}()
+	time.Sleep(3 * client.DefaultTimeout) // the daemon stays stopped well past the old 500 ms limit
+	if err := syscall.Kill(res.PID, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("publish to a busy daemon: %v", err)
+	}
+	var st api.StatusResult
+	e.MustJSON(&st, "sync", "status", "--json")
+	if st.Sync.QueueDepth != 1 {
+		t.Fatalf("queue depth %d, want 1", st.Sync.QueueDepth)
+	}
+}
