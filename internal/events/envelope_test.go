@@ -105,3 +105,14 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkBuild(b *testing.B) {
+	project := Project{UUID: "550e8400-e29b-41d4-a716-446655440000", BuildID: "b-1"}
+	payload := json.RawMessage(`{"mission_slug":"m","wp_id":"WP01","from_lane":"planned","to_lane":"claimed","actor":"me","execution_mode":"worktree"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Build(Request{Type: "WPStatusChanged", AggregateID: "WP01", AggregateType: "WorkPackage", Payload: payload, Project: project}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
