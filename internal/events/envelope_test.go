@@ -51,6 +51,14 @@ func TestLoadProject(t *testing.T) {
 	if _, err := LoadProject(t.TempDir()); !errors.Is(err, ErrNoProject) {
 		t.Errorf("missing config: %v, want ErrNoProject", err)
 	}
+	root := writeConfig(t, "project:\n  uuid: 550e8400-e29b-41d4-a716-446655440000\n")
+	sub := filepath.Join(root, "kitty-specs", "m1")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := LoadProject(sub); err != nil || p.UUID != "550e8400-e29b-41d4-a716-446655440000" {
+		t.Errorf("from a subdirectory: %+v, %v", p, err)
+	}
 }
 
 func TestLoadProject_DerivesStableBuildID(t *testing.T) {

@@ -32,16 +32,17 @@ var urlNamespace = [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80
 // buildIDNamespace is upstream's uuid5(NAMESPACE_URL, "spec-kitty:identity:build_id").
 var buildIDNamespace = uuid5(urlNamespace, "spec-kitty:identity:build_id")
 
-// LoadProject reads dir/.kittify/config.yaml. Only the `project:` mapping
-// of scalar values is read; a missing file or a missing project.uuid is
-// ErrNoProject. A missing build_id is derived from the uuid and node id the
+// LoadProject reads the .kittify/config.yaml of the project that holds dir:
+// dir itself or its nearest parent with one, as the upstream CLI locates a
+// project from a subdirectory. Only the `project:` mapping of scalar values
+// is read; no config or a missing project.uuid is ErrNoProject. A missing build_id is derived from the uuid and node id the
 // way upstream does (UUID5), so it is stable without writing the file.
 func LoadProject(dir string) (Project, error) {
-	path := filepath.Join(dir, ".kittify", "config.yaml")
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return Project{}, fmt.Errorf("%w: %s does not exist (initialise the project with the spec-kitty CLI, or pass --project)", ErrNoProject, path)
+	path := findConfig(dir)
+	if path == "" {
+		return Project{}, fmt.Errorf("%w: no .kittify/config.yaml in %s or above it (initialise the project with the spec-kitty CLI, or pass --project)", ErrNoProject, dir)
 	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return Project{}, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -72,6 +73,21 @@ func LoadProject(dir string) (Project, error) {
 		p.BuildID = formatUUID(uuid5(buildIDNamespace, p.UUID+":"+node))
 	}
 	return p, nil
+}
+
+// findConfig returns the nearest .kittify/config.yaml at or above dir.
+func findConfig(dir string) string {
+	for d := filepath.Clean(dir); ; {
+		path := filepath.Join(d, ".kittify", "config.yaml")
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			return path
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
 }
 
 // projectSection returns the scalar keys of the top-level `project:`
