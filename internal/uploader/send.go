@@ -237,7 +237,8 @@ func withTeam(env []byte, team string) []byte {
 	return out
 }
 
-// batchBytes is the size of encodeBatch's output before team filling.
+// batchBytes is the size of encodeBatch's output for n events of
+// envBytes bytes in all.
 func batchBytes(n int, envBytes int) int { return len(`{"events":[]}`) + envBytes + max(n-1, 0) }
 
 // result is one entry of the answer's results[].

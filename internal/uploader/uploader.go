@@ -283,7 +283,7 @@ func (u *Uploader) round(ctx context.Context) (tally, error) {
 	if len(items) == 0 {
 		return tally{}, nil
 	}
-	batch, oversized := u.select_(items)
+	batch, oversized := u.select_(items, creds.Team)
 	u.inflight.Store(true)
 	defer u.inflight.Store(false)
 	var t tally
@@ -306,12 +306,14 @@ func (u *Uploader) round(ctx context.Context) (tally, error) {
 }
 
 // select_ picks the batch: the oldest event's project only, up to the byte
-// limit. An event that alone exceeds the limit is returned to be parked.
-func (u *Uploader) select_(items []queue.Item) (batch, oversized []queue.Item) {
+// limit, counting the team slug the upload may add to each event. An event
+// that alone exceeds the limit is returned to be parked.
+func (u *Uploader) select_(items []queue.Item, team string) (batch, oversized []queue.Item) {
 	project := ""
 	size := 0
 	for _, it := range items {
-		if batchBytes(1, len(it.Envelope)) > u.cfg.MaxBatchBytes {
+		n := len(it.Envelope) + len(team) + len(`""`)
+		if batchBytes(1, n) > u.cfg.MaxBatchBytes {
 			oversized = append(oversized, it)
 			continue
 		}
@@ -321,11 +323,11 @@ func (u *Uploader) select_(items []queue.Item) (batch, oversized []queue.Item) {
 		if it.ProjectUUID != project {
 			continue
 		}
-		if batchBytes(len(batch)+1, size+len(it.Envelope)) > u.cfg.MaxBatchBytes {
+		if batchBytes(len(batch)+1, size+n) > u.cfg.MaxBatchBytes {
 			break
 		}
 		batch = append(batch, it)
-		size += len(it.Envelope)
+		size += n
 	}
 	return batch, oversized
 }

@@ -593,3 +593,15 @@ func eventIDs(items []queue.Item) []string {
 	}
 	return out
 }
+
+func TestContract_BatchesStayUnder512KiB(t *testing.T) {
+	r := newRig(t, nil)
+	big := `{"error_type":"e","error_message":"` + strings.Repeat("x", 120<<10) + `"}`
+	ids := r.publish(projectA, 8, big)
+	r.drain(3)
+	r.assertOnce(ids)
+	if n := len(r.srv.Batches()); n < 2 {
+		t.Errorf("%d batches for 8 events of 120 KiB, want the byte limit to split them", n)
+	}
+	// batchtest reports any body over 512 KiB as a contract violation.
+}
