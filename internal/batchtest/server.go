@@ -7,13 +7,18 @@
 package batchtest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/spec-kitty/spec-kitty/internal/events"
 )
@@ -132,6 +137,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		if err := events.Validate(raw); err != nil {
 			s.violate("invalid envelope sent: %v", err)
 		}
+		if err := schemaCheck(raw); err != nil {
+			s.violate("envelope breaks the schemas: %v", err)
+		}
 		var m map[string]any
 		_ = json.Unmarshal(raw, &m)
 		id, _ := m["event_id"].(string)
@@ -194,6 +202,71 @@ func Result(id, status string, extra ...string) map[string]string {
 		m[extra[i]] = extra[i+1]
 	}
 	return m
+}
+
+var (
+	schemaOnce sync.Once
+	schemaSet  map[string]*jsonschema.Schema
+	schemaErr  error
+)
+
+// schemaCheck validates an envelope against event.schema.json and its
+// payload schema with a compiler of its own, independent of the events
+// package's validator.
+func schemaCheck(raw []byte) error {
+	schemaOnce.Do(func() {
+		c := jsonschema.NewCompiler()
+		c.AssertFormat()
+		files, err := fs.Glob(events.Schemas(), "schemas/*.json")
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		for _, f := range files {
+			data, err := fs.ReadFile(events.Schemas(), f)
+			if err != nil {
+				schemaErr = err
+				return
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+			if err != nil {
+				schemaErr = err
+				return
+			}
+			if err := c.AddResource("file:///"+f, doc); err != nil {
+				schemaErr = err
+				return
+			}
+		}
+		schemaSet = map[string]*jsonschema.Schema{}
+		for _, f := range files {
+			sch, err := c.Compile("file:///" + f)
+			if err != nil {
+				schemaErr = err
+				return
+			}
+			schemaSet[path.Base(f)] = sch
+		}
+	})
+	if schemaErr != nil {
+		return schemaErr
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	if err := schemaSet["event.schema.json"].Validate(doc); err != nil {
+		return err
+	}
+	typ, _ := doc.(map[string]any)["event_type"].(string)
+	name, ok := events.PayloadSchema(typ)
+	if !ok {
+		return fmt.Errorf("unknown event type %q", typ)
+	}
+	if name == "" {
+		return nil
+	}
+	return schemaSet[name].Validate(doc.(map[string]any)["payload"])
 }
 
 func writeJSON(w http.ResponseWriter, status int, header map[string]string, body any) {

@@ -6,6 +6,7 @@ package events
 
 import (
 	"embed"
+	"io/fs"
 	"strings"
 	"unicode"
 )
@@ -114,4 +115,15 @@ func Types() []string {
 		out = append(out, t)
 	}
 	return out
+}
+
+// Schemas returns the embedded spec-kitty-events JSON Schemas (files under
+// "schemas/"), for checks that compile them on their own.
+func Schemas() fs.FS { return schemaFS }
+
+// PayloadSchema returns the file name of typ's payload schema; ok is false
+// for an unknown type, and the name is "" for a known type without one.
+func PayloadSchema(typ string) (name string, ok bool) {
+	name, ok = registry[typ]
+	return name, ok
 }
