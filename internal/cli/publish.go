@@ -73,6 +73,9 @@ id, and the event is queued at most once.`,
 				}
 				opts.Payload = string(data)
 			}
+			if strings.TrimSpace(opts.Payload) != "" && !json.Valid([]byte(opts.Payload)) {
+				return usagef("--payload: not valid JSON: %.60q", opts.Payload)
+			}
 			return runPublish(cmd, ios, opts)
 		},
 	}

@@ -321,7 +321,7 @@ func TestPublish_CLI(t *testing.T) {
 		{"unknown type", []string{"--type", "NoSuchEvent", "--aggregate-id", "WP01", "--aggregate-type", "WorkPackage"}, "event_type", 1},
 		{"payload breaks schema", []string{"--type", "WPStatusChanged", "--aggregate-id", "WP01", "--aggregate-type", "WorkPackage", "--payload", `{"wp_id":"WP01"}`}, "payload", 1},
 		{"unknown lane", []string{"--type", "WPStatusChanged", "--aggregate-id", "WP01", "--aggregate-type", "WorkPackage", "--data", strings.Replace(wp, "claimed", "clamied", 1)}, "payload.to_lane", 1},
-		{"not json", []string{"--type", "WPStatusChanged", "--aggregate-id", "WP01", "--aggregate-type", "WorkPackage", "--payload", "{nope"}, "payload", 1},
+		{"not json", []string{"--type", "WPStatusChanged", "--aggregate-id", "WP01", "--aggregate-type", "WorkPackage", "--payload", "{nope"}, "not valid JSON", 2},
 		{"bad aggregate type", []string{"--type", "ErrorLogged", "--aggregate-id", "a", "--aggregate-type", "Feature", "--payload", `{"error_type":"x","error_message":"y"}`}, "aggregate_type", 1},
 		{"bad event id", []string{"--type", "ErrorLogged", "--aggregate-id", "a", "--aggregate-type", "Mission", "--payload", `{"error_type":"x","error_message":"y"}`, "--event-id", "not-a-ulid"}, "event_id", 1},
 		{"missing aggregate", []string{"--type", "ErrorLogged", "--aggregate-type", "Mission"}, "--aggregate-id", 2},
