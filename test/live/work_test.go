@@ -262,6 +262,7 @@ func TestSync_NoLossAcrossSIGKILL(t *testing.T) {
 			resent++
 		}
 	}
+	t.Logf("stored before the kill: %d; sent again after it (answered duplicate): %d; stored in all: %d", storedAtKill, resent, len(delivered))
 	if resent > storedAtKill || resent > 100 {
 		t.Errorf("%d events sent again after the kill; only the one unanswered batch (≤ %d) may be", resent, storedAtKill)
 	}
