@@ -141,6 +141,13 @@ func TestConformanceFixtures(t *testing.T) {
 				checkOutcome(t, ValidateContract(data), f.Expected)
 			case Known(f.EventType):
 				checkOutcome(t, ValidatePayload(f.EventType, NormalizePayload(data)), f.Expected)
+				// And through the publish path: a valid payload makes a
+				// publishable envelope, an invalid one is refused.
+				_, _, err := Build(Request{
+					Type: f.EventType, AggregateID: "conformance", AggregateType: "Mission",
+					Payload: data, Project: Project{UUID: "00000000-0000-4000-8000-000000000001", BuildID: "conformance"},
+				})
+				checkOutcome(t, err, f.Expected)
 			default:
 				if _, ok := notPublishInput[f.EventType]; !ok {
 					t.Fatalf("fixture kind %q is neither run nor listed as out of scope", f.EventType)
