@@ -1,75 +1,172 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/events"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/session"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
+// teamLookupTimeout bounds reading the session's team for the envelope. The
+// team is enrichment (the uploader fills it from the session it sends
+// with), so a slow session store must not hold up a publish.
+const teamLookupTimeout = 2 * time.Second
+
+// maxStdinPayload bounds a payload read from stdin: twice the largest
+// event, so an oversized one is refused by the size rule with its size,
+// while a runaway pipe cannot fill memory.
+const maxStdinPayload = 2 * events.MaxEnvelopeBytes
+
 type publishOptions struct {
-	Type, Data string
-	JSON       bool
+	Type, AggregateID, AggregateType string
+	Payload, Project, EventID        string
+	JSON                             bool
 }
 
 func newSyncPublishCmd(ios *IOStreams) *cobra.Command {
 	var opts publishOptions
 	cmd := &cobra.Command{
-		Use:   "publish --type TYPE [--data JSON]",
-		Short: "Queue one event for upload (starts the daemon if needed)",
-		Long: `Queue one event in the scope's durable queue through the sync daemon,
-starting the daemon first if needed. The event is on disk when this returns;
-it is uploaded when a session exists (spec-kitty auth login).`,
+		Use:   "publish --type TYPE --aggregate-id ID --aggregate-type KIND [--payload JSON] [--project DIR] [--event-id ULID]",
+		Short: "Queue one spec-kitty-events envelope for upload (starts the daemon if needed)",
+		Long: `Build one spec-kitty-events 6.x envelope and queue it in the scope's durable
+queue through the sync daemon, starting the daemon first if needed. The
+project identity comes from <project>/.kittify/config.yaml. An unknown type,
+a payload that breaks its type's schema, or an event over 512 KiB is refused
+before anything is queued, with one line naming the field.
+
+The event id is printed once the event is on disk. If the outcome is unknown
+(the daemon took the request and never answered), the command says the event
+"may have been queued" and exits 1: run it again with --event-id and the same
+id, and the event is queued at most once.`,
+		Example: `  spec-kitty sync publish --type WPStatusChanged --aggregate-id WP01 --aggregate-type WorkPackage \
+    --payload '{"mission_slug":"m","wp_id":"WP01","from_lane":"planned","to_lane":"claimed","actor":"me","execution_mode":"worktree"}'
+  spec-kitty sync publish --event-id 01JMBY7K8N3QRVX2DPFG5HWT4E --type ... # retry, queued at most once`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Type == "" {
-				return usagef("--type is required")
-			}
-			data := json.RawMessage("null")
-			if opts.Data != "" {
-				if !json.Valid([]byte(opts.Data)) {
-					return usagef("--data is not valid JSON: %.60q", opts.Data)
+			for _, f := range []struct{ name, value string }{
+				{"--type", opts.Type}, {"--aggregate-id", opts.AggregateID}, {"--aggregate-type", opts.AggregateType},
+			} {
+				if f.value == "" {
+					return usagef("%s is required", f.name)
 				}
-				data = json.RawMessage(opts.Data)
 			}
-			return runPublish(cmd, ios, opts, data)
+			if opts.Payload == "-" {
+				data, err := io.ReadAll(io.LimitReader(ios.In, maxStdinPayload+1))
+				if err != nil {
+					return fmt.Errorf("reading the payload from stdin: %w", err)
+				}
+				if len(data) > maxStdinPayload {
+					return fmt.Errorf("%w: payload: more than %d bytes on stdin", events.ErrInvalid, maxStdinPayload)
+				}
+				opts.Payload = string(data)
+			}
+			if strings.TrimSpace(opts.Payload) != "" && !json.Valid([]byte(opts.Payload)) {
+				return usagef("--payload: not valid JSON: %.60q", opts.Payload)
+			}
+			return runPublish(cmd, ios, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Type, "type", "", "event type")
-	cmd.Flags().StringVar(&opts.Data, "data", "", "event payload as JSON")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	f := cmd.Flags()
+	f.StringVar(&opts.Type, "type", "", "event type (spec-kitty-events), e.g. WPStatusChanged")
+	f.StringVar(&opts.AggregateID, "aggregate-id", "", "the entity the event is about, e.g. WP01")
+	f.StringVar(&opts.AggregateType, "aggregate-type", "", "its kind: "+strings.Join(events.AggregateTypes, ", "))
+	f.StringVar(&opts.Payload, "payload", "", "event payload as a JSON object (default {}); - reads it from stdin")
+	f.StringVar(&opts.Payload, "data", "", "alias of --payload")
+	f.StringVar(&opts.Project, "project", "", "project directory holding .kittify/config.yaml (default: the current directory)")
+	f.StringVar(&opts.EventID, "event-id", "", "event id (ULID) to use; a retry with the same id queues nothing new")
+	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions, data json.RawMessage) error {
+func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
+	dir := opts.Project
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("reading the current directory: %w", err)
+		}
+		dir = wd
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("resolving project %s: %w", opts.Project, err)
+	}
+	project, err := events.LoadProject(dir)
+	if err != nil {
+		return fmt.Errorf("reading the project identity: %w", err)
+	}
 	eo, err := ensureOptions()
 	if err != nil {
 		return err
 	}
+	_, raw, err := events.Build(events.Request{
+		Type:          opts.Type,
+		AggregateID:   opts.AggregateID,
+		AggregateType: opts.AggregateType,
+		Payload:       json.RawMessage(opts.Payload),
+		EventID:       opts.EventID,
+		Project:       project,
+		Team:          sessionTeam(cmd.Context(), eo),
+	})
+	if err != nil {
+		return err // one line naming the field; nothing queued
+	}
+	var head struct {
+		EventID string `json:"event_id"`
+	}
+	_ = json.Unmarshal(raw, &head)
+
 	res, err := lifecycle.EnsureRunning(cmd.Context(), eo)
 	if err != nil {
-		return fmt.Errorf("starting sync daemon: %w", err)
+		return fmt.Errorf("starting sync daemon: %w; event %s not queued", err, head.EventID)
 	}
 	if res.SkippedReason != nil {
-		return fmt.Errorf("sync daemon not started (%s); event not published", *res.SkippedReason)
+		return fmt.Errorf("sync daemon not started (%s); event %s not queued", *res.SkippedReason, head.EventID)
 	}
 	notes(ios, res.Notes)
 	rec, err := statefile.Read(eo.Layout.StateFile())
 	if err != nil {
-		return fmt.Errorf("reading state file: %w", err)
+		return fmt.Errorf("reading state file: %w; event %s not queued", err, head.EventID)
 	}
-	event, _ := json.Marshal(map[string]any{"type": opts.Type, "data": data})
-	out, err := client.New(rec.Port).Publish(cmd.Context(), rec.Token, event)
-	if err != nil {
-		return fmt.Errorf("publishing: %w", err)
+	out, err := client.New(rec.Port).Publish(cmd.Context(), rec.Token, raw)
+	switch {
+	case errors.Is(err, client.ErrMaybeQueued):
+		return fmt.Errorf("event %s may have been queued (the daemon did not answer: %v); run the same command with --event-id %s to make sure it is queued once",
+			head.EventID, strings.TrimPrefix(err.Error(), client.ErrMaybeQueued.Error()+": "), head.EventID)
+	case err != nil:
+		return fmt.Errorf("publishing event %s: %w", head.EventID, err)
 	}
 	if opts.JSON {
 		return writeJSON(ios.Out, out)
 	}
-	fmt.Fprintf(ios.Out, "queued event %s (%d waiting)\n", out.ID, out.QueueDepth)
+	fmt.Fprintln(ios.Out, out.EventID)
+	if out.Existed {
+		fmt.Fprintf(ios.ErrOut, "event %s was already queued; nothing new queued\n", out.EventID)
+	}
 	return nil
+}
+
+// sessionTeam is the team of the current login, or "" when there is none
+// or it cannot be read in time.
+func sessionTeam(ctx context.Context, eo lifecycle.Options) string {
+	ctx, cancel := context.WithTimeout(ctx, teamLookupTimeout)
+	defer cancel()
+	creds, err := session.NewProvider(eo.Layout).Credentials(ctx)
+	if err != nil {
+		return ""
+	}
+	return creds.Team
 }

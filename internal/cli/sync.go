@@ -19,7 +19,7 @@ import (
 
 func newSyncCmd(io *IOStreams) *cobra.Command {
 	cmd := groupCmd("sync", "Run and inspect the per-user sync daemon")
-	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io), newSyncLogsCmd(io))
+	cmd.AddCommand(newSyncStartCmd(io), newSyncStatusCmd(io), newSyncStopCmd(io), newSyncPublishCmd(io), newSyncLogsCmd(io), newSyncParkedCmd(io))
 	return cmd
 }
 
@@ -122,6 +122,9 @@ path and the error.`,
 			} else {
 				notes(io, res.Notes)
 				printStatus(io, res)
+				if res.Sync.Parked > 0 {
+					fmt.Fprintln(io.ErrOut, "parked events are not uploaded; see them with: spec-kitty sync parked")
+				}
 			}
 			if !res.Healthy {
 				return silentError{ExitError}

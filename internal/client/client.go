@@ -117,24 +117,84 @@ func (c *Client) Shutdown(ctx context.Context, token string) error {
 	return c.post(ctx, "/api/shutdown", api.ShutdownRequest{Token: token}, nil)
 }
 
-// PublishRequest is the body of POST /api/sync/publish.
-type PublishRequest struct {
-	Token string          `json:"token"`
-	Event json.RawMessage `json:"event"`
+// PublishTimeout bounds one publish attempt. Unlike a health probe, a
+// publish waits for an fsync'd commit, which a daemon in the middle of an
+// upload, a checkpoint or a loaded machine can take seconds to reach; a
+// busy daemon must not be reported as a failure.
+const PublishTimeout = 10 * time.Second
+
+// PublishDeadline bounds all attempts of one publish together: the same
+// event id is sent again after an attempt whose outcome is unknown, and the
+// queue keeps it once.
+const PublishDeadline = 30 * time.Second
+
+// ErrMaybeQueued reports a publish whose outcome is unknown: the request
+// reached the daemon and no answer came back. A retry with the same event
+// id queues it at most once.
+var ErrMaybeQueued = errors.New("event may have been queued")
+
+// ErrRefused reports a publish the daemon answered with a refusal: nothing
+// was queued.
+var ErrRefused = errors.New("event not queued")
+
+// Publish sends one envelope and returns once the daemon has committed it.
+// An attempt with no answer is repeated with the same envelope (its
+// event_id makes that idempotent) until PublishDeadline; when the outcome
+// is still unknown the error wraps ErrMaybeQueued.
+func (c *Client) Publish(ctx context.Context, token string, event json.RawMessage) (api.PublishResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, PublishDeadline)
+	defer cancel()
+	slow := &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect}
+	sc := &Client{port: c.port, http: slow}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, PublishTimeout)
+		var out api.PublishResponse
+		err := sc.post(actx, "/api/sync/publish", api.PublishRequest{Token: token, Event: event}, &out)
+		acancel()
+		if err == nil {
+			return out, nil
+		}
+		var answered *answerError
+		if errors.As(err, &answered) || errors.Is(err, ErrForbidden) {
+			return api.PublishResponse{}, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		if !sent(err) && attempt == 0 {
+			// Nothing reached the daemon: certainly not queued.
+			return api.PublishResponse{}, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return api.PublishResponse{}, fmt.Errorf("%w: %w", ErrMaybeQueued, lastErr)
+		}
+		select {
+		case <-ctx.Done():
+			return api.PublishResponse{}, fmt.Errorf("%w: %w", ErrMaybeQueued, lastErr)
+		case <-time.After(publishRetryPause):
+		}
+	}
 }
 
-// PublishResponse acknowledges a durable event.
-type PublishResponse struct {
-	ID         string `json:"id"`
-	QueueDepth int    `json:"queue_depth"`
+// publishRetryPause spaces the retries of an unanswered publish.
+const publishRetryPause = 200 * time.Millisecond
+
+// sent reports whether a failed request may have reached the daemon: a
+// refused or failed dial did not.
+func sent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return true
 }
 
-// Publish sends one event; it returns once the event is durable.
-func (c *Client) Publish(ctx context.Context, token string, event json.RawMessage) (PublishResponse, error) {
-	var out PublishResponse
-	err := c.post(ctx, "/api/sync/publish", PublishRequest{Token: token, Event: event}, &out)
-	return out, err
+// answerError is an HTTP answer other than 2xx: the daemon decided.
+type answerError struct {
+	status int
+	msg    string
 }
+
+func (e *answerError) Error() string { return e.msg }
 
 // Trigger wakes the uploader.
 func (c *Client) Trigger(ctx context.Context, token string) error {
@@ -166,7 +226,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	case resp.StatusCode/100 != 2:
 		var e api.ErrorResponse
 		_ = json.Unmarshal(data, &e)
-		return fmt.Errorf("calling %s on port %d: HTTP %d %s", path, c.port, resp.StatusCode, e.Error)
+		return &answerError{status: resp.StatusCode, msg: fmt.Sprintf("calling %s on port %d: HTTP %d %s", path, c.port, resp.StatusCode, e.Error)}
 	}
 	if out == nil {
 		return nil

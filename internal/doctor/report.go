@@ -13,6 +13,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
@@ -22,6 +23,8 @@ const (
 	CmdResetForce = "spec-kitty auth doctor --reset --force"
 	CmdSyncStart  = "spec-kitty sync start"
 	CmdLogin      = "spec-kitty auth login"
+	CmdSyncStatus = "spec-kitty sync status"
+	CmdSyncParked = "spec-kitty sync parked"
 )
 
 // Report builds the `auth doctor` report of a scan. It reads, never writes.
@@ -93,6 +96,15 @@ func findings(s *Scan, rep api.DoctorReport) []api.Finding {
 	for _, n := range s.Notes {
 		fs = append(fs, api.Finding{ID: "state_file_unusable", Severity: "warning", Summary: n,
 			Remediation: api.Remediation{Command: CmdSyncStart}})
+	}
+	if counts, err := queue.ReadCounts(s.Layout.QueueDB()); err != nil {
+		fs = append(fs, api.Finding{ID: "queue_unreadable", Severity: "warning",
+			Summary:     fmt.Sprintf("the event queue cannot be read: %v", err),
+			Remediation: api.Remediation{Command: CmdSyncStatus}})
+	} else if counts.Parked > 0 {
+		fs = append(fs, api.Finding{ID: "parked_events", Severity: "warning",
+			Summary:     fmt.Sprintf("%d queued event(s) are parked: the server will not take them as they are, so they are not uploaded", counts.Parked),
+			Remediation: api.Remediation{Command: CmdSyncParked}})
 	}
 	if !rep.Daemon.Active {
 		fs = append(fs, api.Finding{ID: "no_active_daemon", Severity: "info",

@@ -144,10 +144,10 @@ func Status(ctx context.Context, layout paths.Layout) api.StatusResult {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		res.Notes = append(res.Notes, fmt.Sprintf("unusable state file: %v", err))
 	}
-	depth, err := queue.ReadDepth(layout.QueueDB())
+	counts, err := queue.ReadCounts(layout.QueueDB())
 	if err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("reading queue: %v", err))
 	}
-	res.Sync.QueueDepth = depth
+	res.Sync.QueueDepth, res.Sync.Parked = counts.Depth, counts.Parked
 	return res
 }

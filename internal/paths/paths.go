@@ -115,8 +115,8 @@ func (l Layout) InstanceFile(port int) string {
 	return filepath.Join(l.InstanceDir(), strconv.Itoa(port)+".json")
 }
 
-// QueueDB is the durable event queue.
-func (l Layout) QueueDB() string { return filepath.Join(l.Root, "queue.db") }
+// QueueDB is the daemon's durable event queue; never the Python CLI's queue.db.
+func (l Layout) QueueDB() string { return filepath.Join(l.Root, "sync-daemon-queue.db") }
 
 // SessionFile is the auth session.
 func (l Layout) SessionFile() string { return filepath.Join(l.Root, "auth", "session.json") }

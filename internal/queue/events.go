@@ -1,270 +1,326 @@
 package queue
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/spec-kitty/spec-kitty/internal/events"
 )
 
-// Limits on one event. They keep a single publish and an upload batch
-// bounded whatever a client sends.
-const (
-	// MaxTypeLen bounds an event type in bytes.
-	MaxTypeLen = 128
-	// MaxIDLen bounds a caller-supplied event id in bytes.
-	MaxIDLen = 128
-	// MaxDataBytes bounds an event's JSON data.
-	MaxDataBytes = 1 << 20
-)
-
-// deleteChunk bounds the ids of one DELETE statement, well under SQLite's
-// limit on bound parameters.
+// deleteChunk bounds the ids of one statement, well under SQLite's limit
+// on bound parameters.
 const deleteChunk = 500
 
+// maxLastError bounds the error text kept with a rejected or parked event.
+const maxLastError = 500
+
 // ErrInvalidEvent reports an event that Publish refused; nothing was queued.
-var ErrInvalidEvent = errors.New("invalid event")
+var ErrInvalidEvent = events.ErrInvalid
 
-// Event is one queued event. Its JSON form is what the uploader sends.
-type Event struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Data      json.RawMessage `json:"data"`
-	CreatedAt time.Time       `json:"created_at"`
+// ErrFull reports a queue that holds MaxEvents events; nothing was queued.
+var ErrFull = errors.New("queue is full")
+
+// Item is one queued event.
+type Item struct {
+	EventID     string
+	ProjectUUID string
+	// Envelope is the event as uploaded: a spec-kitty-events envelope.
+	Envelope   json.RawMessage
+	CreatedAt  time.Time
+	RetryCount int
+	Parked     bool
+	LastError  string
 }
 
-// Publish queues a new event with a fresh id. The event is committed to disk
-// before Publish returns. Empty data is stored as JSON null.
-func (q *Queue) Publish(ctx context.Context, typ string, data json.RawMessage) (Event, error) {
-	return q.PublishEvent(ctx, Event{Type: typ, Data: data})
+// Published is the answer to a publish.
+type Published struct {
+	EventID string
+	// Existed reports that the event id was already queued (a retry): the
+	// queue is unchanged.
+	Existed bool
+	// LamportClock is the clock value stamped on the event.
+	LamportClock int64
 }
 
-// PublishEvent queues ev, generating its id and creation time when they are
-// zero. Publishing an id that is already queued is idempotent: the queued
-// event is returned and nothing is added, so a client may retry safely.
-func (q *Queue) PublishEvent(ctx context.Context, ev Event) (Event, error) {
-	ev, err := normalize(ev)
-	if err != nil {
-		return Event{}, err
-	}
-	res, err := q.w.ExecContext(ctx,
-		`INSERT INTO events (id, type, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.Type, string(ev.Data), ev.CreatedAt.UnixNano())
-	if err != nil {
-		return Event{}, fmt.Errorf("queueing event %s: %w", ev.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return Event{}, fmt.Errorf("queueing event %s: %w", ev.ID, err)
-	}
-	if n == 0 {
-		stored, err := q.get(ctx, ev.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			// Queued earlier and already delivered between the insert and
-			// this read: the event was accepted once, which is what a
-			// retrying client needs to hear.
-			return ev, nil
-		}
-		return stored, err
-	}
-	q.depth.Add(1)
-	return ev, nil
-}
-
-// Peek returns up to limit queued events, oldest first, leaving them queued.
-func (q *Queue) Peek(ctx context.Context, limit int) ([]Event, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("peeking at the queue: limit %d is not positive", limit)
-	}
-	rows, err := q.r.QueryContext(ctx,
-		`SELECT id, type, data, created_at FROM events ORDER BY seq LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("peeking at the queue: %w", err)
-	}
-	defer rows.Close()
-	var events []Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("peeking at the queue: %w", err)
-		}
-		events = append(events, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("peeking at the queue: %w", err)
-	}
-	return events, nil
-}
-
-// Delete removes the events with the given ids, in one transaction. Ids that
-// are not queued are ignored.
-func (q *Queue) Delete(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+// Publish validates env, stamps it with this machine's node id and the
+// next Lamport clock value, and commits it, all in one transaction, so the
+// clock is monotonic whichever process publishes. An event id that is
+// already queued changes nothing (idempotent retries).
+func (q *Queue) Publish(ctx context.Context, env events.Envelope) (Published, error) {
+	if env.EventID == "" {
+		return Published{}, fmt.Errorf("%w: event_id: missing", ErrInvalidEvent)
 	}
 	tx, err := q.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("deleting events: %w", err)
+		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
 	}
 	defer tx.Rollback()
-	var deleted int64
+	var clock int64
+	err = tx.QueryRowContext(ctx, `SELECT json_extract(envelope, '$.lamport_clock') FROM events WHERE event_id = ?`, env.EventID).Scan(&clock)
+	if err == nil {
+		return Published{EventID: env.EventID, Existed: true, LamportClock: clock}, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
+	}
+	if n >= q.maxEvents {
+		return Published{}, fmt.Errorf("%w: it holds %d events, the most it keeps; nothing was queued until uploads drain it", ErrFull, n)
+	}
+	node, err := metaValue(ctx, tx, "node_id", events.DefaultNodeID())
+	if err != nil {
+		return Published{}, err
+	}
+	last, err := metaValue(ctx, tx, "lamport_clock", "0")
+	if err != nil {
+		return Published{}, err
+	}
+	prev, _ := strconv.ParseInt(last, 10, 64)
+	env.NodeID = node
+	env.LamportClock = prev + 1
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return Published{}, fmt.Errorf("encoding event %s: %w", env.EventID, err)
+	}
+	if err := events.Validate(raw); err != nil {
+		return Published{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('lamport_clock', ?)`, strconv.FormatInt(env.LamportClock, 10)); err != nil {
+		return Published{}, fmt.Errorf("advancing the lamport clock: %w", err)
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO events (event_id, project_uuid, envelope, created_at) VALUES (?, ?, ?, ?)`,
+		env.EventID, env.ProjectUUID, string(raw), time.Now().UnixNano())
+	if err != nil {
+		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
+	}
+	q.depth.Add(1)
+	return Published{EventID: env.EventID, LamportClock: env.LamportClock}, nil
+}
+
+// metaValue returns the meta value of key, storing def first when missing.
+func metaValue(ctx context.Context, tx *sql.Tx, key, def string) (string, error) {
+	var v string
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("reading %s: %w", key, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, key, def); err != nil {
+		return "", fmt.Errorf("recording %s: %w", key, err)
+	}
+	return def, nil
+}
+
+// NodeID returns the node id this queue stamps on events (recording it on
+// first use).
+func (q *Queue) NodeID(ctx context.Context) (string, error) {
+	tx, err := q.w.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("reading the node id: %w", err)
+	}
+	defer tx.Rollback()
+	v, err := metaValue(ctx, tx, "node_id", events.DefaultNodeID())
+	if err != nil {
+		return "", err
+	}
+	return v, tx.Commit()
+}
+
+const itemColumns = `event_id, project_uuid, envelope, created_at, retry_count, parked_at IS NOT NULL, coalesce(last_error, '')`
+
+// Peek returns up to limit events of the upload loop (parked ones left
+// out), oldest first, leaving them queued.
+func (q *Queue) Peek(ctx context.Context, limit int) ([]Item, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("peeking at the queue: limit %d is not positive", limit)
+	}
+	return q.list(ctx, `SELECT `+itemColumns+` FROM events WHERE parked_at IS NULL ORDER BY seq LIMIT ?`, limit)
+}
+
+// Parked returns up to limit parked events, oldest first.
+func (q *Queue) Parked(ctx context.Context, limit int) ([]Item, error) {
+	return q.list(ctx, `SELECT `+itemColumns+` FROM events WHERE parked_at IS NOT NULL ORDER BY seq LIMIT ?`, limit)
+}
+
+func (q *Queue) list(ctx context.Context, query string, args ...any) ([]Item, error) {
+	rows, err := q.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the queue: %w", err)
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		var (
+			it   Item
+			env  string
+			nano int64
+		)
+		if err := rows.Scan(&it.EventID, &it.ProjectUUID, &env, &nano, &it.RetryCount, &it.Parked, &it.LastError); err != nil {
+			return nil, fmt.Errorf("reading the queue: %w", err)
+		}
+		it.Envelope = json.RawMessage(env)
+		it.CreatedAt = time.Unix(0, nano).UTC()
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the queue: %w", err)
+	}
+	return out, nil
+}
+
+// Delete removes the events with the given ids, in one transaction: the
+// ones the server accepted or already had. Ids not queued are ignored.
+func (q *Queue) Delete(ctx context.Context, ids []string) error {
+	n, err := q.update(ctx, ids, `DELETE FROM events WHERE event_id IN (%s)`)
+	if err != nil {
+		return fmt.Errorf("deleting events: %w", err)
+	}
+	if q.depth.Add(-n) < 0 {
+		q.depth.Store(0) // another process deleted some first; Depth recounts
+	}
+	return nil
+}
+
+// Reject counts one more rejection of each event and records why; an event
+// rejected maxRetries times is parked.
+func (q *Queue) Reject(ctx context.Context, ids []string, reason string, maxRetries int) error {
+	_, err := q.update(ctx, ids,
+		`UPDATE events SET retry_count = retry_count + 1, last_error = ?,
+		 parked_at = CASE WHEN retry_count + 1 >= ? THEN ? ELSE parked_at END
+		 WHERE event_id IN (%s)`,
+		clip(reason), maxRetries, time.Now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("recording rejected events: %w", err)
+	}
+	return nil
+}
+
+// Park takes events out of the upload loop for good (until Unpark) and
+// records why. They stay in the queue.
+func (q *Queue) Park(ctx context.Context, ids []string, reason string) error {
+	n, err := q.update(ctx, ids,
+		`UPDATE events SET parked_at = ?, last_error = ? WHERE parked_at IS NULL AND event_id IN (%s)`,
+		time.Now().UnixNano(), clip(reason))
+	if err != nil {
+		return fmt.Errorf("parking events: %w", err)
+	}
+	q.parked.Add(n)
+	return nil
+}
+
+// Unpark returns parked events to the upload loop with a fresh retry count:
+// all of them when ids is empty. It returns how many it moved.
+func (q *Queue) Unpark(ctx context.Context, ids []string) (int, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if len(ids) == 0 {
+		res, err = q.w.ExecContext(ctx, `UPDATE events SET parked_at = NULL, retry_count = 0 WHERE parked_at IS NOT NULL`)
+		if err != nil {
+			return 0, fmt.Errorf("retrying parked events: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		q.parked.Store(0)
+		return int(n), nil
+	}
+	n, err := q.update(ctx, ids, `UPDATE events SET parked_at = NULL, retry_count = 0 WHERE parked_at IS NOT NULL AND event_id IN (%s)`)
+	if err != nil {
+		return 0, fmt.Errorf("retrying parked events: %w", err)
+	}
+	if q.parked.Add(-n) < 0 {
+		q.parked.Store(0)
+	}
+	return int(n), nil
+}
+
+// update runs stmt (with one %s for the id list, after the leading args)
+// over ids in chunks, in one transaction, and returns the rows affected.
+func (q *Queue) update(ctx context.Context, ids []string, stmt string, lead ...any) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tx, err := q.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var total int64
 	for start := 0; start < len(ids); start += deleteChunk {
 		chunk := ids[start:min(start+deleteChunk, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+		args := append([]any{}, lead...)
+		for _, id := range chunk {
+			args = append(args, id)
 		}
 		marks := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (`+marks+`)`, args...)
+		res, err := tx.ExecContext(ctx, fmt.Sprintf(stmt, marks), args...)
 		if err != nil {
-			return fmt.Errorf("deleting events: %w", err)
+			return 0, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return fmt.Errorf("deleting events: %w", err)
+			return 0, err
 		}
-		deleted += n
+		total += n
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("deleting events: %w", err)
-	}
-	if q.depth.Add(-deleted) < 0 {
-		// Another process deleted some of them first; Depth recounts.
-		q.depth.Store(0)
-	}
-	return nil
+	return total, tx.Commit()
 }
 
-// Depth counts the queued events and refreshes CachedDepth.
+// Depth counts the queued events (parked included) and refreshes the
+// cached counts.
 func (q *Queue) Depth(ctx context.Context) (int, error) {
+	c, err := q.Counts(ctx)
+	return c.Depth, err
+}
+
+// Counts counts queued and parked events and refreshes the cached counts.
+func (q *Queue) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	if err := q.r.QueryRowContext(ctx, `SELECT count(*), count(parked_at) FROM events`).Scan(&c.Depth, &c.Parked); err != nil {
+		return Counts{}, fmt.Errorf("counting queued events: %w", err)
+	}
+	q.depth.Store(int64(c.Depth))
+	q.parked.Store(int64(c.Parked))
+	return c, nil
+}
+
+// Ready counts the events in the upload loop (not parked).
+func (q *Queue) Ready(ctx context.Context) (int, error) {
 	var n int
-	if err := q.r.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+	if err := q.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE parked_at IS NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting queued events: %w", err)
 	}
-	q.depth.Store(int64(n))
 	return n, nil
 }
 
-// CachedDepth returns the depth as of the last Depth call, moved by this
+// CachedDepth returns the depth as of the last count, moved by this
 // handle's own publishes and deletes since. It never touches the database,
-// so a health answer can report it while an upload is in flight; changes
-// made through other handles show up at the next Depth.
+// so a health answer can report it while an upload is in flight.
 func (q *Queue) CachedDepth() int { return int(q.depth.Load()) }
 
-func (q *Queue) get(ctx context.Context, id string) (Event, error) {
-	row := q.w.QueryRowContext(ctx, `SELECT id, type, data, created_at FROM events WHERE id = ?`, id)
-	ev, err := scanEvent(row)
-	if err != nil {
-		return Event{}, fmt.Errorf("reading queued event %s: %w", id, err)
-	}
-	return ev, nil
-}
+// CachedParked is the parked count as of the last count, moved by this
+// handle's own parks since.
+func (q *Queue) CachedParked() int { return int(q.parked.Load()) }
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanEvent(s scanner) (Event, error) {
-	var (
-		ev   Event
-		data string
-		nano int64
-	)
-	if err := s.Scan(&ev.ID, &ev.Type, &data, &nano); err != nil {
-		return Event{}, err
+func clip(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxLastError {
+		s = s[:maxLastError] + "…"
 	}
-	ev.Data = json.RawMessage(data)
-	ev.CreatedAt = time.Unix(0, nano).UTC()
-	return ev, nil
-}
-
-// normalize validates ev and fills its defaults: id, creation time, and
-// compact JSON data (null when empty).
-func normalize(ev Event) (Event, error) {
-	if err := validateType(ev.Type); err != nil {
-		return Event{}, err
-	}
-	if ev.ID == "" {
-		ev.ID = newID()
-	} else if err := validateID(ev.ID); err != nil {
-		return Event{}, err
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = time.Now()
-	}
-	ev.CreatedAt = ev.CreatedAt.UTC()
-	data, err := normalizeData(ev.Data)
-	if err != nil {
-		return Event{}, err
-	}
-	ev.Data = data
-	return ev, nil
-}
-
-func validateType(typ string) error {
-	switch {
-	case typ == "":
-		return fmt.Errorf("%w: type is empty", ErrInvalidEvent)
-	case len(typ) > MaxTypeLen:
-		return fmt.Errorf("%w: type is %d bytes, more than %d", ErrInvalidEvent, len(typ), MaxTypeLen)
-	case !utf8.ValidString(typ):
-		return fmt.Errorf("%w: type is not valid UTF-8", ErrInvalidEvent)
-	case strings.ContainsFunc(typ, unicode.IsControl):
-		return fmt.Errorf("%w: type contains a control character", ErrInvalidEvent)
-	}
-	return nil
-}
-
-func validateID(id string) error {
-	if len(id) > MaxIDLen {
-		return fmt.Errorf("%w: id is %d bytes, more than %d", ErrInvalidEvent, len(id), MaxIDLen)
-	}
-	for _, c := range id {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == ':'
-		if !ok {
-			return fmt.Errorf("%w: id %q: only letters, digits, dash, underscore, dot and colon are allowed", ErrInvalidEvent, id)
-		}
-	}
-	return nil
-}
-
-func normalizeData(data json.RawMessage) (json.RawMessage, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return json.RawMessage("null"), nil
-	}
-	if len(data) > MaxDataBytes {
-		return nil, fmt.Errorf("%w: data is %d bytes, more than %d", ErrInvalidEvent, len(data), MaxDataBytes)
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, data); err != nil {
-		return nil, fmt.Errorf("%w: data is not valid JSON: %v", ErrInvalidEvent, err)
-	}
-	return json.RawMessage(buf.Bytes()), nil
-}
-
-// newID returns a random (version 4) UUID: 122 random bits, so ids from any
-// number of processes never collide in practice.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
+	return s
 }

@@ -29,13 +29,13 @@ func TestPublisherChild(t *testing.T) {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	for i := 0; ; i++ {
-		ev, err := q.Publish(context.Background(), "t", []byte(fmt.Sprint(i)))
+	for {
+		p, err := q.Publish(context.Background(), envelope(t, ""))
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println(ev.ID)
+		fmt.Println(p.EventID)
 	}
 }
 
@@ -81,7 +81,7 @@ func TestPublish_SurvivesSIGKILL(t *testing.T) {
 	}
 	queued := make(map[string]bool, len(events))
 	for _, ev := range events {
-		queued[ev.ID] = true
+		queued[ev.EventID] = true
 	}
 	for _, id := range acked {
 		if !queued[id] {

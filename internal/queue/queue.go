@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -35,17 +36,41 @@ const busyTimeoutMillis = 5000
 // same time without holding many file descriptors.
 const maxReaders = 4
 
-// schemaVersion is stored in PRAGMA user_version. A database written by a
-// newer build is refused rather than misread.
-const schemaVersion = 1
+// StoreKind names this store in its marker table. A file whose marker
+// names another kind, or that has tables and no marker, belongs to someone
+// else (the Python CLI's queue.db, say) and is refused, never altered.
+const StoreKind = "spec-kitty-go-sync-daemon-queue"
 
-const schema = `CREATE TABLE IF NOT EXISTS events (
-	seq        INTEGER PRIMARY KEY,
-	id         TEXT    NOT NULL UNIQUE,
-	type       TEXT    NOT NULL,
-	data       TEXT    NOT NULL,
-	created_at INTEGER NOT NULL
-)`
+// SchemaVersion is the marker's schema version. A file written by a newer
+// build is refused rather than misread.
+const SchemaVersion = 1
+
+// MaxEvents bounds the queue. A publish into a full queue is refused with
+// ErrFull: never a silent drop, and a machine offline for weeks cannot fill
+// the disk.
+const MaxEvents = 100_000
+
+const schema = `
+CREATE TABLE store_marker (
+	kind           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL
+);
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE events (
+	seq          INTEGER PRIMARY KEY,
+	event_id     TEXT    NOT NULL UNIQUE,
+	project_uuid TEXT    NOT NULL,
+	envelope     TEXT    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	retry_count  INTEGER NOT NULL DEFAULT 0,
+	parked_at    INTEGER,
+	last_error   TEXT
+);
+CREATE INDEX events_ready ON events (parked_at, seq);
+`
 
 // Queue is an open event queue. It is safe for concurrent use, and several
 // Queues (in one process or many) may have the same file open.
@@ -60,6 +85,10 @@ type Queue struct {
 	// depth is this handle's view of the number of queued events: set by
 	// Depth and moved by this handle's own Publish and Delete.
 	depth atomic.Int64
+	// maxEvents is MaxEvents, lowered by tests.
+	maxEvents int
+	// parked is the number of parked events as of the last Depth.
+	parked atomic.Int64
 }
 
 // Open opens the queue at path, creating the file (mode 0600), its directory
@@ -72,7 +101,9 @@ func Open(path string) (*Queue, error) {
 	if err := createFile(abs); err != nil {
 		return nil, err
 	}
-	w, err := openDB(abs, "_txlock=immediate", "_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)")
+	// No pragma that writes (journal_mode) runs before the marker check:
+	// a foreign file is left exactly as it was.
+	w, err := openDB(abs, "_txlock=immediate", "_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, err
 	}
@@ -81,13 +112,17 @@ func Open(path string) (*Queue, error) {
 		w.Close()
 		return nil, err
 	}
+	if _, err := w.Exec(`PRAGMA journal_mode = WAL`); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("switching queue %s to WAL: %w", abs, err)
+	}
 	r, err := openDB(abs, "_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(maxReaders)
-	q := &Queue{path: abs, w: w, r: r}
+	q := &Queue{path: abs, w: w, r: r, maxEvents: MaxEvents}
 	if _, err := q.Depth(context.Background()); err != nil {
 		q.Close()
 		return nil, err
@@ -103,39 +138,54 @@ func (q *Queue) Close() error {
 	return errors.Join(q.r.Close(), q.w.Close())
 }
 
+// Counts are the queue's numbers for status reports.
+type Counts struct {
+	// Depth counts every queued event, parked ones included.
+	Depth int
+	// Parked counts the events out of the upload loop.
+	Parked int
+}
+
 // ReadDepth returns the number of queued events in the database at path
 // without creating anything: a missing file is an empty queue. It serves
 // `sync status` when no daemon runs.
 func ReadDepth(path string) (int, error) {
+	c, err := ReadCounts(path)
+	return c.Depth, err
+}
+
+// ReadCounts reads the depth and the parked count of the queue at path,
+// read-only: a missing or not yet initialised file is an empty queue, and a
+// foreign file is an error.
+func ReadCounts(path string) (Counts, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return 0, fmt.Errorf("resolving queue path %s: %w", path, err)
+		return Counts{}, fmt.Errorf("resolving queue path %s: %w", path, err)
 	}
-	if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+	if fi, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+		return Counts{}, nil
 	} else if err != nil {
-		return 0, fmt.Errorf("reading queue %s: %w", abs, err)
+		return Counts{}, fmt.Errorf("reading queue %s: %w", abs, err)
+	} else if fi.Size() == 0 {
+		return Counts{}, nil // created but not yet initialised by its first Open
 	}
 	db, err := openDB(abs, "mode=ro")
 	if err != nil {
-		return 0, err
+		return Counts{}, err
 	}
 	defer db.Close()
 	ctx := context.Background()
-	var tables int
-	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'`).Scan(&tables)
+	if fresh, err := checkMarker(ctx, db, abs); err != nil {
+		return Counts{}, err
+	} else if fresh {
+		return Counts{}, nil
+	}
+	var c Counts
+	err = db.QueryRowContext(ctx, `SELECT count(*), count(parked_at) FROM events`).Scan(&c.Depth, &c.Parked)
 	if err != nil {
-		return 0, fmt.Errorf("reading queue %s: %w", abs, err)
+		return Counts{}, fmt.Errorf("counting queued events in %s: %w", abs, err)
 	}
-	if tables == 0 {
-		// Created but not yet initialised by its first Open.
-		return 0, nil
-	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("counting queued events in %s: %w", abs, err)
-	}
-	return n, nil
+	return c, nil
 }
 
 // createFile makes sure the database file exists with mode 0600 before
@@ -144,7 +194,15 @@ func createFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating queue directory: %w", err)
 	}
-	f, err := paths.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // no symlink, no FIFO
+	f, err := paths.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // no symlink, no FIFO
+	if errors.Is(err, os.ErrExist) {
+		// An existing file is checked by its marker, never changed; it must
+		// still be a regular file, not a link or a FIFO.
+		if f, err = paths.Open(path); err != nil {
+			return fmt.Errorf("opening queue %s: %w", path, err)
+		}
+		return f.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("creating queue %s: %w", path, err)
 	}
@@ -176,28 +234,102 @@ func openDB(path string, params ...string) (*sql.DB, error) {
 	return db, nil
 }
 
-// migrate creates the schema, or checks that an existing one is ours.
+// ErrForeignStore reports a database that is not this daemon's queue.
+var ErrForeignStore = errors.New("not a spec-kitty sync daemon queue")
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// checkMarker reports whether the database is empty (fresh), and refuses
+// one whose marker is missing, foreign or newer.
+func checkMarker(ctx context.Context, db querier, path string) (fresh bool, err error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		return false, fmt.Errorf("reading queue %s: %w", path, err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("reading queue %s: %w", path, err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("reading queue %s: %w", path, err)
+	}
+	if len(tables) == 0 {
+		return true, nil
+	}
+	if !slices.Contains(tables, "store_marker") {
+		return false, fmt.Errorf("queue %s: %w (it has tables %s and no store marker); it was left untouched — move it aside to start a new queue",
+			path, ErrForeignStore, strings.Join(tables, ", "))
+	}
+	var (
+		kind    string
+		version int
+	)
+	if err := db.QueryRowContext(ctx, `SELECT kind, schema_version FROM store_marker LIMIT 1`).Scan(&kind, &version); err != nil {
+		return false, fmt.Errorf("queue %s: %w (unreadable store marker: %v); it was left untouched", path, ErrForeignStore, err)
+	}
+	if kind != StoreKind {
+		return false, fmt.Errorf("queue %s: %w (its store kind is %q); it was left untouched", path, ErrForeignStore, kind)
+	}
+	if version > SchemaVersion {
+		return false, fmt.Errorf("queue %s has schema version %d; this build understands up to %d (it was left untouched)", path, version, SchemaVersion)
+	}
+	return false, nil
+}
+
+// migrate creates the schema in a new file, or checks that an existing one
+// is ours.
 func migrate(db *sql.DB, path string) error {
-	tx, err := db.Begin()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("initialising queue %s: %w", path, err)
 	}
 	defer tx.Rollback()
-	var version int
-	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("reading queue schema version of %s: %w", path, err)
-	}
-	if version > schemaVersion {
-		return fmt.Errorf("queue %s has schema version %d; this build understands up to %d", path, version, schemaVersion)
+	fresh, err := checkMarker(ctx, tx, path)
+	if err != nil || !fresh {
+		return err
 	}
 	if _, err := tx.Exec(schema); err != nil {
 		return fmt.Errorf("creating queue schema in %s: %w", path, err)
 	}
-	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
-		return fmt.Errorf("writing queue schema version of %s: %w", path, err)
+	if _, err := tx.Exec(`INSERT INTO store_marker (kind, schema_version) VALUES (?, ?)`, StoreKind, SchemaVersion); err != nil {
+		return fmt.Errorf("writing the store marker of %s: %w", path, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("initialising queue %s: %w", path, err)
 	}
 	return nil
+}
+
+// ReadParked lists up to limit parked events of the queue at path,
+// read-only; a missing file has none.
+func ReadParked(path string, limit int) ([]Item, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving queue path %s: %w", path, err)
+	}
+	if fi, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading queue %s: %w", abs, err)
+	}
+	db, err := openDB(abs, "mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if fresh, err := checkMarker(context.Background(), db, abs); err != nil || fresh {
+		return nil, err
+	}
+	q := &Queue{path: abs, r: db}
+	return q.Parked(context.Background(), limit)
 }

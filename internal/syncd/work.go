@@ -11,6 +11,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/events"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
@@ -35,9 +36,9 @@ const (
 	EnvIdleSeconds = "SPEC_KITTY_IDLE_RETIREMENT_SECONDS"
 )
 
-// maxPublishBody bounds POST /api/sync/publish: the queue's own event limit
-// plus room for the token and the envelope.
-const maxPublishBody = queue.MaxDataBytes + 16<<10
+// maxPublishBody bounds POST /api/sync/publish: the largest envelope the
+// server takes plus room for the token and the request's own keys.
+const maxPublishBody = events.MaxEnvelopeBytes + 16<<10
 
 // Timing returns the tick and idle window from the environment, falling
 // back to the defaults on missing or invalid values.
@@ -66,29 +67,33 @@ func (d *Daemon) loadSession() *session.Session {
 	return s
 }
 
-// publishRequest is the body of POST /api/sync/publish.
-type publishRequest struct {
-	Token string `json:"token"`
-	Event *struct {
-		ID   string          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
-	} `json:"event"`
-}
-
 func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
-	var req publishRequest
+	var req api.PublishRequest
 	if !loopback.DecodeJSON(w, r, maxPublishBody, &req) || !d.control.Authorize(w, req.Token) {
 		return
 	}
-	if req.Event == nil {
+	if len(req.Event) == 0 || string(req.Event) == "null" {
 		loopback.WriteError(w, http.StatusBadRequest, "missing event")
 		return
 	}
-	ev, err := d.queue.PublishEvent(r.Context(), queue.Event{ID: req.Event.ID, Type: req.Event.Type, Data: req.Event.Data})
-	switch {
-	case errors.Is(err, queue.ErrInvalidEvent):
+	// Checked here as well as by the CLI: the daemon is the last door
+	// before the queue, whoever the client is.
+	if err := events.Validate(req.Event); err != nil {
 		loopback.WriteError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	var env events.Envelope
+	if err := json.Unmarshal(req.Event, &env); err != nil {
+		loopback.WriteError(w, http.StatusBadRequest, "%v: %v", events.ErrInvalid, err)
+		return
+	}
+	p, err := d.queue.Publish(r.Context(), env)
+	switch {
+	case errors.Is(err, events.ErrInvalid):
+		loopback.WriteError(w, http.StatusBadRequest, "%v", err)
+		return
+	case errors.Is(err, queue.ErrFull):
+		loopback.WriteError(w, http.StatusInsufficientStorage, "%v", err)
 		return
 	case err != nil:
 		d.log.Error("publishing event", "err", err)
@@ -96,7 +101,12 @@ func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.up.Notify()
-	loopback.WriteJSON(w, http.StatusOK, map[string]any{"id": ev.ID, "queue_depth": d.queue.CachedDepth()})
+	loopback.WriteJSON(w, http.StatusOK, api.PublishResponse{
+		EventID:      p.EventID,
+		Existed:      p.Existed,
+		LamportClock: p.LamportClock,
+		QueueDepth:   d.queue.CachedDepth(),
+	})
 }
 
 func (d *Daemon) handleTrigger(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +177,7 @@ func (d *Daemon) startWork(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	d.queue = q
-	d.up = uploader.New(uploader.Config{Queue: q, Session: d.loadSession, Logger: d.log})
+	d.up = uploader.New(uploader.Config{Queue: q, Provider: session.NewProvider(d.cfg.Layout), Logger: d.log})
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { d.up.Run(ctx); close(done) }()

@@ -1,15 +1,18 @@
-// Package uploader sends queued events to the session's server in batches
-// (SPEC §10). An event leaves the queue only after the server answered 2xx
-// for the batch that carried it, so delivery is at least once: a kill
-// between acceptance and deletion resends the batch, and the server
-// deduplicates by event id.
+// Package uploader sends queued events to the session's server with the
+// spec-kitty batch protocol (SPEC §10). An event leaves the queue only when
+// the server said it has it (accepted or duplicate), so delivery is at
+// least once: a kill between the answer and the delete resends the event,
+// and the server deduplicates by event_id. Events the server will never
+// take are parked: kept in the queue, out of the upload loop.
 package uploader
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +23,8 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	// DefaultBatchSize keeps one request small (at most a few hundred KiB
-	// for typical events) while draining a backlog in few round trips.
-	DefaultBatchSize = 100
+	// DefaultBatchSize is the contract's most events per request.
+	DefaultBatchSize = MaxBatchEvents
 	// DefaultMinBackoff is the first retry delay after a failed batch.
 	DefaultMinBackoff = time.Second
 	// DefaultMaxBackoff caps the retry delay: a server that was down for an
@@ -30,34 +32,47 @@ const (
 	// one request every few minutes.
 	DefaultMaxBackoff = 5 * time.Minute
 	// DefaultInterval is how often an idle uploader looks again without
-	// being woken: it picks up a session created by `auth login` and events
-	// written by other processes. Long enough that an idle daemon does
-	// almost nothing.
+	// being woken: it picks up a login and events other processes queued,
+	// and retries rejected and pending events. Long enough that an idle
+	// daemon does almost nothing.
 	DefaultInterval = 30 * time.Second
+	// DefaultRequestTimeout bounds one batch request (the contract's 60 s).
+	DefaultRequestTimeout = 60 * time.Second
+	// DefaultMaxRejections parks an event the server rejected this many
+	// times: a rejection that never clears must not be resent for ever.
+	DefaultMaxRejections = 20
+	// DefaultLogEvery is how often an unchanged failure is logged again.
+	DefaultLogEvery = 10 * time.Minute
 )
 
-// busyCheckTimeout bounds the queue count behind Busy. The retirement tick
-// can afford to wait that long; a database locked for longer counts as busy
-// so that a daemon never retires on a guess.
+// busyCheckTimeout bounds the checks behind Busy. The retirement tick can
+// afford to wait that long; a database locked for longer counts as busy so
+// that a daemon never retires on a guess.
 const busyCheckTimeout = 2 * time.Second
 
 // Config is what an Uploader works with.
 type Config struct {
 	// Queue holds the events to send.
 	Queue *queue.Queue
-	// Session returns the current session; it is called each round so that
-	// a login or logout takes effect without a restart. A nil func or a nil
-	// session keeps events queued locally.
-	Session func() *session.Session
-	// Client sends the batches; nil means a fresh http.Client. Each request
-	// is bounded by requestTimeout whatever the client's own timeout.
+	// Provider hands out the credentials for every batch; nil, or an error
+	// wrapping session.ErrNotLoggedIn, keeps events queued locally.
+	Provider session.Provider
+	// Client sends the batches; nil means a fresh http.Client.
 	Client *http.Client
-	// BatchSize is the most events per request.
+	// BatchSize is the most events per request (at most MaxBatchEvents).
 	BatchSize int
+	// MaxBatchBytes bounds a decompressed batch (at most MaxBatchBytes).
+	MaxBatchBytes int
 	// MinBackoff and MaxBackoff bound the retry delay after failures.
 	MinBackoff, MaxBackoff time.Duration
 	// Interval is the idle re-check period.
 	Interval time.Duration
+	// RequestTimeout bounds one request.
+	RequestTimeout time.Duration
+	// MaxRejections parks an event rejected this many times.
+	MaxRejections int
+	// LogEvery is how often an unchanged failure is logged again.
+	LogEvery time.Duration
 	// Logger receives failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -71,9 +86,16 @@ type Uploader struct {
 	notify chan struct{} // new work; honours backoff
 	force  chan struct{} // an explicit request to sync now
 
-	inflight atomic.Bool
-	failures atomic.Int64
-	lastSync atomic.Pointer[time.Time]
+	inflight  atomic.Bool
+	failures  atomic.Int64
+	lastSync  atomic.Pointer[time.Time]
+	lastError atomic.Pointer[string]
+
+	// logMu guards the failure-log state.
+	logMu      sync.Mutex
+	loggedErr  string
+	loggedAt   time.Time
+	suppressed int
 
 	// roundHook, when set (by tests), is called after every round of Run.
 	roundHook func()
@@ -84,8 +106,11 @@ func New(cfg Config) *Uploader {
 	if cfg.Client == nil {
 		cfg.Client = NewHTTPClient()
 	}
-	if cfg.BatchSize <= 0 {
+	if cfg.BatchSize <= 0 || cfg.BatchSize > MaxBatchEvents {
 		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.MaxBatchBytes <= 0 || cfg.MaxBatchBytes > MaxBatchBytes {
+		cfg.MaxBatchBytes = MaxBatchBytes
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = DefaultMinBackoff
@@ -96,6 +121,15 @@ func New(cfg Config) *Uploader {
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxRejections <= 0 {
+		cfg.MaxRejections = DefaultMaxRejections
+	}
+	if cfg.LogEvery <= 0 {
+		cfg.LogEvery = DefaultLogEvery
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -135,27 +169,33 @@ func (u *Uploader) Status() api.SyncStatus {
 		Running:             u.inflight.Load(),
 		ConsecutiveFailures: int(u.failures.Load()),
 		QueueDepth:          u.cfg.Queue.CachedDepth(),
+		Parked:              u.cfg.Queue.CachedParked(),
 	}
 	if t := u.lastSync.Load(); t != nil {
 		last := *t
 		st.LastSync = &last
 	}
+	if e := u.lastError.Load(); e != nil {
+		msg := *e
+		st.LastError = &msg
+	}
 	return st
 }
 
 // Busy reports whether the uploader has work: an upload in flight, or
-// events queued while a session is configured. A daemon never retires while
-// Busy. A queue that cannot be counted counts as busy.
+// events in the upload loop while logged in. Parked events are not work. A
+// daemon never retires while Busy; a queue that cannot be counted counts as
+// busy.
 func (u *Uploader) Busy() bool {
 	if u.inflight.Load() {
 		return true
 	}
-	if u.session() == nil {
-		return false
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), busyCheckTimeout)
 	defer cancel()
-	n, err := u.cfg.Queue.Depth(ctx)
+	if _, err := u.credentials(ctx); err != nil {
+		return false
+	}
+	n, err := u.cfg.Queue.Ready(ctx)
 	if err != nil {
 		u.log.Warn("counting queued events", "err", err)
 		return true
@@ -208,38 +248,151 @@ func (u *Uploader) Run(ctx context.Context) {
 	}
 }
 
-// drain sends batches until the queue is empty, there is no session, or a
-// batch fails. It returns how long to sleep and whether that is a backoff.
+// drain sends batches while they move the queue. It returns how long to
+// sleep and whether that is a backoff.
 func (u *Uploader) drain(ctx context.Context) (time.Duration, bool) {
+	defer u.recount(ctx)
 	for {
-		sent, err := u.round(ctx)
+		t, err := u.round(ctx)
 		if ctx.Err() != nil {
-			// Shutting down: not the server's failure.
-			return u.cfg.Interval, false
+			return u.cfg.Interval, false // shutting down: not the server's failure
 		}
 		if err != nil {
-			n := u.failures.Add(1)
-			wait := Backoff(u.cfg.MinBackoff, u.cfg.MaxBackoff, int(n))
-			u.log.Warn("uploading events failed", "err", err, "consecutive_failures", n, "retry_in", wait.String())
-			return wait, true
+			return u.failed(err), true
 		}
-		if sent < u.cfg.BatchSize {
-			break
+		if !t.progressed() {
+			return u.cfg.Interval, false
 		}
 	}
-	// Recount now and then so that events other processes queued or
-	// deleted show in the cached depth.
-	if _, err := u.cfg.Queue.Depth(ctx); err != nil {
-		u.log.Warn("counting queued events", "err", err)
-	}
-	return u.cfg.Interval, false
 }
 
-func (u *Uploader) session() *session.Session {
-	if u.cfg.Session == nil {
-		return nil
+// round sends one batch: events of one project, oldest first, within the
+// contract's limits.
+func (u *Uploader) round(ctx context.Context) (tally, error) {
+	creds, err := u.credentials(ctx)
+	if errors.Is(err, session.ErrNotLoggedIn) {
+		return tally{}, nil // events stay queued locally
 	}
-	return u.cfg.Session()
+	if err != nil {
+		return tally{}, &failure{msg: "reading the session: " + err.Error()}
+	}
+	items, err := u.cfg.Queue.Peek(ctx, u.cfg.BatchSize)
+	if err != nil {
+		return tally{}, err
+	}
+	if len(items) == 0 {
+		return tally{}, nil
+	}
+	batch, oversized := u.select_(items, creds.Team)
+	u.inflight.Store(true)
+	defer u.inflight.Store(false)
+	var t tally
+	if len(oversized) > 0 {
+		pt, err := u.park(ctx, oversized, "oversized event: larger than the server's batch limit")
+		t.add(pt)
+		if err != nil {
+			return t, err
+		}
+	}
+	dt, err := u.deliver(ctx, &attempt{creds: creds}, batch)
+	t.add(dt)
+	if err != nil {
+		return t, err
+	}
+	if len(batch) > 0 {
+		u.succeeded()
+	}
+	return t, nil
+}
+
+// select_ picks the batch: the oldest event's project only, up to the byte
+// limit, counting the team slug the upload may add to each event. An event
+// that alone exceeds the limit is returned to be parked.
+func (u *Uploader) select_(items []queue.Item, team string) (batch, oversized []queue.Item) {
+	project := ""
+	size := 0
+	for _, it := range items {
+		n := len(it.Envelope) + len(team) + len(`""`)
+		if batchBytes(1, n) > u.cfg.MaxBatchBytes {
+			oversized = append(oversized, it)
+			continue
+		}
+		if project == "" {
+			project = it.ProjectUUID
+		}
+		if it.ProjectUUID != project {
+			continue
+		}
+		if batchBytes(len(batch)+1, size+n) > u.cfg.MaxBatchBytes {
+			break
+		}
+		batch = append(batch, it)
+		size += n
+	}
+	return batch, oversized
+}
+
+func (u *Uploader) credentials(ctx context.Context) (session.Credentials, error) {
+	if u.cfg.Provider == nil {
+		return session.Credentials{}, session.ErrNotLoggedIn
+	}
+	return u.cfg.Provider.Credentials(ctx)
+}
+
+// failed records a failed round and returns the wait before the next: the
+// server's Retry-After when it sent one, else the backoff.
+func (u *Uploader) failed(err error) time.Duration {
+	n := u.failures.Add(1)
+	wait := Backoff(u.cfg.MinBackoff, u.cfg.MaxBackoff, int(n))
+	var f *failure
+	if errors.As(err, &f) && f.retryAfter != nil {
+		wait = *f.retryAfter
+	}
+	msg := err.Error()
+	u.lastError.Store(&msg)
+	u.logFailure(msg, n, wait)
+	return wait
+}
+
+// succeeded records a batch the server answered.
+func (u *Uploader) succeeded() {
+	now := time.Now().UTC()
+	u.lastSync.Store(&now)
+	u.failures.Store(0)
+	u.lastError.Store(nil)
+	u.logMu.Lock()
+	defer u.logMu.Unlock()
+	if u.loggedErr != "" {
+		u.log.Info("uploads recovered", "after_error", u.loggedErr, "failures_not_logged", u.suppressed)
+		u.loggedErr, u.suppressed = "", 0
+	}
+}
+
+// logFailure logs a failure when the state changes (the first failure, a
+// different error) and otherwise at most every LogEvery, so an outage of a
+// day costs a few hundred lines, not one per retry.
+func (u *Uploader) logFailure(msg string, failures int64, wait time.Duration) {
+	u.logMu.Lock()
+	defer u.logMu.Unlock()
+	now := time.Now()
+	if msg == u.loggedErr && now.Sub(u.loggedAt) < u.cfg.LogEvery {
+		u.suppressed++
+		return
+	}
+	u.log.Warn("uploading events failed", "err", msg, "consecutive_failures", failures,
+		"retry_in", wait.String(), "failures_not_logged", u.suppressed)
+	u.loggedErr, u.loggedAt, u.suppressed = msg, now, 0
+}
+
+// recount refreshes the cached counts so that events other processes
+// queued or deleted, and parks by rejection, show in the health answer.
+func (u *Uploader) recount(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	if _, err := u.cfg.Queue.Counts(ctx); err != nil {
+		u.log.Warn("counting queued events", "err", err)
+	}
 }
 
 // Backoff returns the delay before retry number failures (1 for the first

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/events"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 	"github.com/spec-kitty/spec-kitty/internal/testenv"
 )
@@ -25,9 +26,16 @@ func BenchmarkPublishThroughDaemon(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := client.New(rec.Port)
-	event := json.RawMessage(`{"type":"bench.event","data":{"n":1,"text":"a typical small payload"}}`)
 	var lat []time.Duration
 	for b.Loop() {
+		// A fresh event each time: the same event_id would be an
+		// idempotent retry that queues nothing.
+		_, event, err := events.Build(events.Request{Type: "ErrorLogged", AggregateID: "bench", AggregateType: "Mission",
+			Payload: json.RawMessage(`{"error_type":"bench","error_message":"a typical small payload"}`),
+			Project: events.Project{UUID: testProject, BuildID: "bench"}})
+		if err != nil {
+			b.Fatal(err)
+		}
 		t0 := time.Now()
 		if _, err := c.Publish(context.Background(), rec.Token, event); err != nil {
 			b.Fatal(err)
