@@ -56,6 +56,9 @@ and failed; on a terminal it asks before stopping operator_required ones.
 }
 
 func runDoctor(cmd *cobra.Command, ios *IOStreams, opts doctorOptions) error {
+	if err := checkListenerSource(); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	l, err := paths.Peek() // read-only: never create the root
 	if opts.Reset {

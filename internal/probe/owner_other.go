@@ -9,4 +9,3 @@ import "runtime"
 func newPlatformFinder(name string, _ []int) (ownerFinder, error) {
 	return nil, &SourceError{Value: name, Valid: ValidSources(runtime.GOOS)}
 }
-

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 )
 
 // Identity names one process over its lifetime: a pid together with the
@@ -151,3 +152,8 @@ func checkIdentity(id Identity) error {
 	}
 	return nil
 }
+
+// SeparateKill reports whether the escalation has a kill step after the
+// terminate step. On Windows TerminateProcess is already final, so there
+// the terminate step is the last one.
+const SeparateKill = runtime.GOOS != "windows"

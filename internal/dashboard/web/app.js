@@ -127,6 +127,7 @@ function renderDaemon(rep) {
     ['Protocol', dash(d.protocol_version)],
     ['Scope', dash(rep.auth_root)],
     ['Session', s.present ? dash(s.auth_principal) + ' → ' + dash(s.server_url) : 'not logged in (events stay queued locally)'],
+    ['Platform', rep.platform ? dash(rep.platform.os) + ', listener source ' + dash(rep.platform.listener_source) : '–'],
   ];
   const box = document.getElementById('daemon');
   box.dataset.state = d.active ? 'active' : 'inactive';

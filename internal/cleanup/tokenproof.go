@@ -1,0 +1,64 @@
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+)
+
+// tokenOnly reports a candidate whose pid the platform could not name but
+// which proved it holds this scope's token (SPEC §7 row 6): its only
+// cleanup is the authenticated shutdown request.
+func tokenOnly(c Candidate) bool {
+	return c.Identity.PID <= 0 && c.Record.IdentitySource == api.SourceTokenProof
+}
+
+// shutdownOnly stops a token-proven candidate with the authenticated
+// shutdown and nothing else: no signal ever goes to a process whose
+// identity is unknown. Immediately before the request the listener must
+// prove the token again, so the token is never sent to a process that took
+// the port over since the scan.
+func (e *Engine) shutdownOnly(ctx context.Context, c Candidate) Outcome {
+	if err := e.checkRecord(c); err != nil {
+		return e.fail(c, err.Error())
+	}
+	if c.Token == "" {
+		return e.fail(c, "token proof without a token; identity unknown, no signal sent")
+	}
+	cl := client.New(c.Record.Port)
+	if err := cl.Prove(ctx, c.Token); err != nil {
+		if portClosed(c.Record.Port) {
+			return e.fail(c, "before http_shutdown: the listener has gone")
+		}
+		return e.fail(c, "before http_shutdown: token proof failed: "+err.Error())
+	}
+	err := cl.Shutdown(ctx, c.Token)
+	e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
+	if err != nil {
+		return e.fail(c, "http_shutdown refused: "+err.Error()+"; identity unknown, no signal sent")
+	}
+	if e.waitPortClosed(c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
+		out := e.swept(c, api.PathHTTPShutdown)
+		out.Swept.PID = c.ReportedPID
+		return out
+	}
+	return e.fail(c, fmt.Sprintf("port %d still listens after http_shutdown; identity unknown, no signal sent", c.Record.Port))
+}
+
+// waitPortClosed waits until a connect to port is refused: with no process
+// to watch, the closed port is the only evidence that the daemon is gone.
+func (e *Engine) waitPortClosed(port int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	delay := time.Millisecond
+	for !portClosed(port) {
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+	return true
+}
