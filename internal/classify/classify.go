@@ -141,7 +141,15 @@ func pidUnknown(f *facts) bool { return f.ev.PID <= 0 }
 // name, but which proved that it holds the token of this scope's
 // per-instance record for its port, is this scope's own daemon. It is
 // cleaned by the authenticated shutdown only, never by a signal.
-func tokenProven(f *facts) bool { return f.ev.PID <= 0 && f.ev.TokenProven }
+//
+// The daemon's own report of the marker it was spawned with can only
+// withhold this: a pre-marker daemon that holds the token stays
+// operator_required, as the marker rule (row 7) would have it.
+func tokenProven(f *facts) bool {
+	h := f.ev.Health
+	return f.ev.PID <= 0 && f.ev.TokenProven && h != nil && h.ScopeMarker != "" &&
+		f.scope.ID != "" && SameScope(h.ScopeMarker, f.scope.ID, f.scope.FoldCase)
+}
 
 func noMarker(f *facts) bool { return !f.shape.HasMarker }
 

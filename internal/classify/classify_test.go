@@ -72,6 +72,8 @@ func classifyCases() []classifyCase {
 
 		{"row6/token proof without a pid", with(stale, func(e *Evidence) { e.PID = 0; e.TokenProven = true }, unreadableArgv), here, safe, api.StaleVersion, 6},
 		{"row6/token proof of the current version", with(goDaemon(0, 9403, currentVer), func(e *Evidence) { e.TokenProven = true }, unreadableArgv), here, safe, api.DuplicateSameVersion, 6},
+		{"row6/token proof of a pre-marker daemon", with(goDaemon(0, 9404, "3.2.2"), func(e *Evidence) { e.TokenProven = true; e.Health.ScopeMarker = "" }, unreadableArgv), here, operator, api.SkipMissingPID, 6},
+		{"row6/token proof with another scope's marker", with(goDaemon(0, 9405, "3.2.2"), func(e *Evidence) { e.TokenProven = true; e.Health.ScopeMarker = "/elsewhere/.spec-kitty" }, unreadableArgv), here, operator, api.SkipMissingPID, 6},
 		{"row6/token proof ignored when the pid is known", with(stale, func(e *Evidence) { e.TokenProven = true }, argv(goArgv(9401)...)), here, operator, api.SkipPreMarker, 7},
 		{"row6/token proof does not beat a dashboard", with(dashboardDaemon(6006, 9422), func(e *Evidence) { e.PID = 0; e.TokenProven = true }), here, never, api.SkipDashboardFamily, 2},
 
