@@ -7,6 +7,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 )
 
 // tokenOnly reports a candidate whose pid the platform could not name but
@@ -40,7 +41,9 @@ func (e *Engine) shutdownOnly(ctx context.Context, c Candidate) Outcome {
 	if err != nil {
 		return e.fail(c, "http_shutdown refused: "+err.Error()+"; identity unknown, no signal sent")
 	}
-	if e.waitPortClosed(c.Record.Port, or(e.ShutdownWait, DefaultShutdownWait)) {
+	deadline := time.Now().Add(or(e.ShutdownWait, DefaultShutdownWait))
+	if e.waitPortClosed(c.Record.Port, time.Until(deadline)) {
+		waitReportedExit(c.ReportedPID, deadline)
 		out := e.swept(c, api.PathHTTPShutdown)
 		out.Swept.PID = c.ReportedPID
 		return out
@@ -61,4 +64,16 @@ func (e *Engine) waitPortClosed(port int, limit time.Duration) bool {
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 	return true
+}
+
+// waitReportedExit waits, within the same deadline, for the pid the daemon's
+// own record names to exit, so a caller that looks right after the reply
+// finds it gone. It only watches: a pid that is still alive at the deadline
+// (or reused) changes nothing, the closed port is the evidence.
+func waitReportedExit(pid int, deadline time.Time) {
+	delay := time.Millisecond
+	for pid > 0 && procinfo.Alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
+	}
 }
