@@ -127,6 +127,7 @@ func confirm(ios *IOStreams, ops []api.IdentityRecord) bool {
 func printReport(ios *IOStreams, rep api.DoctorReport) {
 	w := ios.Out
 	fmt.Fprintf(w, "scope: %s\n", rep.AuthRoot)
+	fmt.Fprintf(w, "platform: %s, listener source %s\n", rep.Platform.OS, rep.Platform.ListenerSource)
 	switch d := rep.Daemon; {
 	case d.PID == nil:
 		fmt.Fprintln(w, "sync daemon: none recorded")

@@ -210,3 +210,38 @@ func BenchmarkScan18DaemonsBySource(b *testing.B) {
 		reportSpread(b, ds)
 	})
 }
+
+// TestPlatform_LsofMissingFallsBackToNone: where lsof cannot be run (not
+// installed, as on a stripped container; here an empty PATH), the scan
+// still runs with no pid, reports listener_source none with a warning that
+// says why, and still recognises this scope's daemon by token proof.
+func TestPlatform_LsofMissingFallsBackToNone(t *testing.T) {
+	e := testenv.New(t)
+	e.Vars[envTick] = "3600"
+	e.Vars["PATH"] = t.TempDir() // no lsof here
+	useSource(e, probe.SourceLsof)
+	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
+	own := e.SpawnDaemon(testenv.DaemonOpts{Port: port, Version: "3.2.2"})
+
+	rep, res := doctorJSON(t, e, 0)
+	if rep.Platform.ListenerSource != probe.SourceNone {
+		t.Errorf("platform = %+v, want listener_source none after lsof failed", rep.Platform)
+	}
+	var warned bool
+	for _, f := range rep.Findings {
+		if f.ID == "listener_source_fallback" && f.Severity == "warning" && strings.Contains(f.Summary, "lsof") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no listener_source_fallback warning naming lsof: %+v", rep.Findings)
+	}
+	if err := validate(compileSchema(t), res.Stdout); err != nil {
+		t.Errorf("report does not match the schema: %v", err)
+	}
+	r := wantClass(t, byPort(rep), "own daemon", port, api.ClassSafeAuto, api.StaleVersion)
+	if r.IdentitySource != api.SourceTokenProof {
+		t.Errorf("own daemon identity_source = %s, want token_proof", r.IdentitySource)
+	}
+	mustAlive(t, "after a read-only doctor", own)
+}
