@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,9 +36,9 @@ func lsofListeners(ctx context.Context, ports []int) ([]pidListener, error) {
 	if len(ports) == 0 {
 		return nil, nil
 	}
-	path, err := exec.LookPath("lsof")
+	path, err := lsofPath()
 	if err != nil {
-		return nil, fmt.Errorf("finding lsof: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, lsofTimeout)
 	defer cancel()
@@ -124,4 +126,22 @@ func splitLsofName(name string) (host string, port int, ok bool) {
 		return "", 0, false
 	}
 	return host, p, true
+}
+
+// darwinLsof is where macOS ships lsof. A CLI started from a GUI app or a
+// launchd job often has a PATH without /usr/sbin, so it is tried there too.
+const darwinLsof = "/usr/sbin/lsof"
+
+// lsofPath finds lsof on PATH, or where the OS ships it.
+func lsofPath() (string, error) {
+	path, err := exec.LookPath("lsof")
+	if err == nil {
+		return path, nil
+	}
+	if runtime.GOOS == "darwin" {
+		if fi, statErr := os.Stat(darwinLsof); statErr == nil && fi.Mode().IsRegular() {
+			return darwinLsof, nil
+		}
+	}
+	return "", fmt.Errorf("finding lsof: %w", err)
 }

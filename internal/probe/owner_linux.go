@@ -158,6 +158,10 @@ func (f *finder) rest(ctx context.Context, ports []int) map[int]owner {
 	return out
 }
 
+// diagListen reads one family's listeners through sock_diag; a variable so
+// a test can play a kernel that refuses netlink.
+var diagListen = diagListeners
+
 // listenLines returns the listening TCP sockets, as auto reads them.
 func listenLines() ([]listenLine, error) {
 	lines, _, _, err := listenLinesBy(SourceAuto)
@@ -169,8 +173,8 @@ func listenLines() ([]listenLine, error) {
 // and falls back to /proc/net/tcp{,6}, saying so in a note.
 func listenLinesBy(mode string) (lines []listenLine, used string, notes []string, err error) {
 	if mode != SourceProcfs {
-		v4, err4 := diagListeners(unix.AF_INET)
-		v6, err6 := diagListeners(unix.AF_INET6)
+		v4, err4 := diagListen(unix.AF_INET)
+		v6, err6 := diagListen(unix.AF_INET6)
 		if err := errors.Join(err4, err6); err == nil {
 			return append(v4, v6...), SourceSockDiag, nil, nil
 		} else if mode == SourceSockDiag {
