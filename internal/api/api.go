@@ -79,19 +79,19 @@ type Owner struct {
 // Health is the payload of GET /api/health (SPEC §4.2). The dashboard fills
 // ProjectPath and leaves the sync-only parts empty.
 type Health struct {
-	Status           string `json:"status"`
-	DaemonFamily     string `json:"daemon_family"`
-	SingletonScopeID string `json:"singleton_scope_id,omitempty"`
+	Status           string      `json:"status"`
+	DaemonFamily     string      `json:"daemon_family"`
+	SingletonScopeID string      `json:"singleton_scope_id,omitempty"`
+	ProtocolVersion  int         `json:"protocol_version"`
+	PackageVersion   string      `json:"package_version"`
+	ProjectPath      string      `json:"project_path,omitempty"`
+	Sync             *SyncStatus `json:"sync,omitempty"`
+	Owner            *Owner      `json:"owner,omitempty"`
 	// ScopeMarker is the --spec-kitty-daemon-root value the daemon was
 	// spawned with; empty for a pre-marker daemon. Only ever used to
 	// withhold action: a token-proven listener that reports no marker of
 	// this scope stays operator_required (SPEC §7 row 6).
-	ScopeMarker     string      `json:"scope_marker,omitempty"`
-	ProtocolVersion int         `json:"protocol_version"`
-	PackageVersion  string      `json:"package_version"`
-	ProjectPath     string      `json:"project_path,omitempty"`
-	Sync            *SyncStatus `json:"sync,omitempty"`
-	Owner           *Owner      `json:"owner,omitempty"`
+	ScopeMarker string `json:"scope_marker,omitempty"`
 }
 
 // ShutdownRequest is the body of POST /api/shutdown.

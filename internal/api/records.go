@@ -33,14 +33,14 @@ const (
 
 // Identity sources (SPEC §6).
 const (
-	SourceHealth = "health_self_report"
-	SourceMarker = "cmdline_marker"
-	SourceOwner  = "owner_record"
+	SourceHealth  = "health_self_report"
+	SourceMarker  = "cmdline_marker"
+	SourceOwner   = "owner_record"
+	SourceNone    = "none"
+	SourceUnknown = SourceNone
 	// SourceTokenProof is a listener whose pid is unknown but which proved
 	// it holds the token of this scope's per-instance record (SPEC §7).
 	SourceTokenProof = "token_proof"
-	SourceNone       = "none"
-	SourceUnknown    = SourceNone
 )
 
 // Cleanup paths: the escalation step that worked (SPEC §8).
