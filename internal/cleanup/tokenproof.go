@@ -10,6 +10,9 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 )
 
+// outcomeIntent marks the journal line written before a step is taken.
+const outcomeIntent = "intent"
+
 // tokenOnly reports a candidate whose pid the platform could not name but
 // which proved it holds this scope's token (SPEC §7 row 6): its only
 // cleanup is the authenticated shutdown request.
@@ -35,6 +38,13 @@ func (e *Engine) shutdownOnly(ctx context.Context, c Candidate) Outcome {
 			return e.fail(c, "before http_shutdown: the listener has gone")
 		}
 		return e.fail(c, "before http_shutdown: token proof failed: "+err.Error())
+	}
+	// Audit before action (SPEC §8): the intent is on disk before the
+	// request goes out, or nothing goes out.
+	intent := api.JournalEntry{Actor: e.Actor, Family: e.Family, PID: c.Identity.PID, Port: c.Record.Port,
+		Step: api.PathHTTPShutdown, Outcome: outcomeIntent}
+	if err := e.Journal.Append(intent); err != nil {
+		return e.fail(c, "journal not writable: "+err.Error())
 	}
 	err := cl.Shutdown(ctx, c.Token)
 	e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
