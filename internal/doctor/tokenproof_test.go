@@ -49,3 +49,22 @@ func TestProveTokens_OnlyPIDUnknownListenersWithARecord(t *testing.T) {
 		}
 	}
 }
+
+// TestCandidate_TokenProofCarriesTheToken: a token-proven record becomes a
+// candidate with the token for the shutdown and the instance record's pid
+// for the report only; its identity stays unknown, so nothing can be
+// signalled. A pid-unknown record without the proof gets no token at all.
+func TestCandidate_TokenProofCarriesTheToken(t *testing.T) {
+	s := &Scan{
+		evidence:  map[int]classify.Evidence{9401: {Port: 9401}, 9402: {Port: 9402}},
+		instances: map[int]api.InstanceRecord{9401: {Port: 9401, PID: 5001, Token: "a"}, 9402: {Port: 9402, PID: 5002, Token: "b"}},
+	}
+	c := s.candidate(api.IdentityRecord{Port: 9401, IdentitySource: api.SourceTokenProof, CleanupClass: api.ClassSafeAuto})
+	if c.Token != "a" || c.ReportedPID != 5001 || c.Identity.PID != 0 || c.Identity.StartTime != 0 {
+		t.Errorf("token-proven candidate = %+v, want token a, reported pid 5001, no identity", c)
+	}
+	c = s.candidate(api.IdentityRecord{Port: 9402, IdentitySource: api.SourceHealth, CleanupClass: api.ClassOperatorRequired})
+	if c.Token != "" || c.ReportedPID != 0 {
+		t.Errorf("unproven pid-unknown candidate = %+v, want no token", c)
+	}
+}
