@@ -4,9 +4,13 @@
 // pid alone and never a time the process reported about itself, so a pid
 // that was reused between a scan and a signal is recognised as a stranger.
 //
-// Linux is the real implementation. Elsewhere the package degrades: it
-// cannot read argv or start times, so it cannot pin an identity and never
-// lets a caller signal a process it could not identify (SPEC §14).
+// Linux reads /proc and pins with a pidfd; macOS reads kinfo_proc and
+// kern.procargs2 and re-checks the identity immediately before every
+// signal; Windows reads the command line, creation time and owner SID and
+// pins with a process handle that TerminateProcess goes through. Any other
+// platform degrades: it cannot read argv or start times, so it cannot pin
+// an identity and never lets a caller signal a process it could not
+// identify (SPEC §14).
 package procinfo
 
 import (
