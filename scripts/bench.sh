@@ -152,6 +152,11 @@ phase2() {
   spawn_n 18
   echo "  (18 daemons: $(orphans "$scope") orphans of the scope)"
   SPEC_KITTY_HOME=$scope hf doctor-18 "$HF_RUNS" "$bin auth doctor --json"
+  # The same through the macOS listener source, lsof alone, and no source
+  # at all (the 18 are then recognised by token proof).
+  SPEC_KITTY_HOME=$scope SPEC_KITTY_LISTENER_SOURCE=lsof hf doctor-18-lsof "$HF_RUNS" "$bin auth doctor --json"
+  hf lsof-18 "$HF_RUNS" "lsof -nP -iTCP:9400-9449 -sTCP:LISTEN -F pcn"
+  SPEC_KITTY_HOME=$scope SPEC_KITTY_LISTENER_SOURCE=none hf doctor-18-none "$HF_RUNS" "$bin auth doctor --json"
 
   # The same with $BYSTANDERS unrelated processes on the machine.
   local i

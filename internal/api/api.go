@@ -87,6 +87,11 @@ type Health struct {
 	ProjectPath      string      `json:"project_path,omitempty"`
 	Sync             *SyncStatus `json:"sync,omitempty"`
 	Owner            *Owner      `json:"owner,omitempty"`
+	// ScopeMarker is the --spec-kitty-daemon-root value the daemon was
+	// spawned with; empty for a pre-marker daemon. Only ever used to
+	// withhold action: a token-proven listener that reports no marker of
+	// this scope stays operator_required (SPEC §7 row 6).
+	ScopeMarker string `json:"scope_marker,omitempty"`
 }
 
 // ShutdownRequest is the body of POST /api/shutdown.

@@ -40,6 +40,9 @@ const (
 	SourceOwner   = "owner_record"
 	SourceNone    = "none"
 	SourceUnknown = SourceNone
+	// SourceTokenProof is a listener whose pid is unknown but which proved
+	// it holds the token of this scope's per-instance record (SPEC §7).
+	SourceTokenProof = "token_proof"
 )
 
 // Cleanup paths: the escalation step that worked (SPEC §8).

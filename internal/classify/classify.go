@@ -3,6 +3,7 @@ package classify
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 )
@@ -59,6 +60,7 @@ var table = []row{
 	{3, noSpecKittyEvidence, api.ClassNeverTouch, thirdPartyReason},
 	{4, readableButNotSpawnShaped, api.ClassNeverTouch, fixed(api.SkipThirdParty)},
 	{5, isRecordedSingleton, api.ClassNeverTouch, fixed(api.SkipRecordedSingleton)},
+	{6, tokenProven, api.ClassSafeAuto, nil},
 	{6, pidUnknown, api.ClassOperatorRequired, fixed(api.SkipMissingPID)},
 	{7, noMarker, api.ClassOperatorRequired, fixed(api.SkipPreMarker)},
 	{8, otherScope, api.ClassOperatorRequired, fixed(api.SkipCrossRoot)},
@@ -67,7 +69,8 @@ var table = []row{
 	{11, always, api.ClassSafeAuto, nil},
 }
 
-// decide runs the table. It returns the matching row's number so tests can
+// decide runs the table. Row 6 has two lines: the token-proven listener
+// (safe_auto) and every other pid-unknown one (missing_pid). It returns the matching row's number so tests can
 // prove every row is reachable.
 func decide(f *facts) (id int, class, skip string) {
 	for _, r := range table {
@@ -137,12 +140,37 @@ func isRecordedSingleton(f *facts) bool {
 
 func pidUnknown(f *facts) bool { return f.ev.PID <= 0 }
 
+// tokenProven is row 6's exception: a listener whose pid the platform cannot
+// name, but which proved that it holds the token of this scope's
+// per-instance record for its port, is this scope's own daemon. It is
+// cleaned by the authenticated shutdown only, never by a signal.
+//
+// The daemon's own report of the marker it was spawned with can only
+// withhold this: a pre-marker daemon that holds the token stays
+// operator_required, as the marker rule (row 7) would have it.
+func tokenProven(f *facts) bool {
+	h := f.ev.Health
+	return f.ev.PID <= 0 && f.ev.TokenProven && h != nil && h.ScopeMarker != "" &&
+		f.scope.ID != "" && SameScope(h.ScopeMarker, f.scope.ID, f.scope.FoldCase)
+}
+
 func noMarker(f *facts) bool { return !f.shape.HasMarker }
 
 // otherScope compares cleaned paths so "/h/.spec-kitty/" is the same scope
 // as "/h/.spec-kitty". An empty scope id authorises nothing.
 func otherScope(f *facts) bool {
-	return f.scope.ID == "" || filepath.Clean(f.shape.Marker) != filepath.Clean(f.scope.ID)
+	return f.scope.ID == "" || !SameScope(f.shape.Marker, f.scope.ID, f.scope.FoldCase)
+}
+
+// SameScope reports whether two scope ids name the same runtime root:
+// equal once cleaned, and case-insensitively where the platform's paths are
+// (Windows).
+func SameScope(a, b string, foldCase bool) bool {
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	if foldCase {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
 }
 
 // noLiveHealth: a wedged port, an unparseable answer, or a payload that does

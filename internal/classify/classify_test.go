@@ -71,6 +71,13 @@ func classifyCases() []classifyCase {
 		{"row6/pid unknown legacy health", with(legacyDaemon(0, 9439), unreadableArgv), here, operator, api.SkipMissingPID, 6},
 		{"row6/pid unknown on the singleton port", with(goDaemon(4000, 9400, currentVer), func(e *Evidence) { e.PID = 0 }), here, operator, api.SkipMissingPID, 6},
 
+		{"row6/token proof without a pid", with(stale, func(e *Evidence) { e.PID = 0; e.TokenProven = true }, unreadableArgv), here, safe, api.StaleVersion, 6},
+		{"row6/token proof of the current version", with(goDaemon(0, 9403, currentVer), func(e *Evidence) { e.TokenProven = true }, unreadableArgv), here, safe, api.DuplicateSameVersion, 6},
+		{"row6/token proof of a pre-marker daemon", with(goDaemon(0, 9404, "3.2.2"), func(e *Evidence) { e.TokenProven = true; e.Health.ScopeMarker = "" }, unreadableArgv), here, operator, api.SkipMissingPID, 6},
+		{"row6/token proof with another scope's marker", with(goDaemon(0, 9405, "3.2.2"), func(e *Evidence) { e.TokenProven = true; e.Health.ScopeMarker = "/elsewhere/.spec-kitty" }, unreadableArgv), here, operator, api.SkipMissingPID, 6},
+		{"row6/token proof ignored when the pid is known", with(stale, func(e *Evidence) { e.TokenProven = true }, argv(goArgv(9401)...)), here, operator, api.SkipPreMarker, 7},
+		{"row6/token proof does not beat a dashboard", with(dashboardDaemon(6006, 9422), func(e *Evidence) { e.PID = 0; e.TokenProven = true }), here, never, api.SkipDashboardFamily, 2},
+
 		// Row 7: no marker, no authority.
 		{"row7/pre-marker go daemon", with(stale, argv(goArgv(9401)...)), here, operator, api.SkipPreMarker, 7},
 		{"row7/legacy python without marker", legacyDaemon(5002, 9402), here, operator, api.SkipPreMarker, 7},
@@ -144,8 +151,12 @@ func TestClassify_EveryRowReachable(t *testing.T) {
 			t.Errorf("SPEC §7 row %d has no case", r.id)
 		}
 	}
-	if len(table) != 11 {
-		t.Errorf("table has %d rows, SPEC §7 has 11", len(table))
+	ids := map[int]bool{}
+	for _, r := range table {
+		ids[r.id] = true
+	}
+	if len(ids) != 11 {
+		t.Errorf("table has %d rows, SPEC §7 has 11", len(ids))
 	}
 }
 
@@ -207,7 +218,11 @@ func checkInvariants(t testing.TB, name string, ev Evidence, rec api.IdentityRec
 	if h := ev.Health; h != nil && h.DaemonFamily != "" && h.DaemonFamily != api.FamilySync && rec.CleanupClass != never {
 		t.Fatalf("%s: family %q classed %s", name, h.DaemonFamily, rec.CleanupClass)
 	}
-	if rec.CleanupClass == safe && (ev.PID <= 0 || !rec.SpawnShapeOK || rec.IsRecordedSingleton || ev.Health == nil || ev.Wedged) {
+	tokenOnly := ev.PID <= 0 && ev.TokenProven && rec.IdentitySource == api.SourceTokenProof
+	if rec.CleanupClass == safe && rec.PID == nil && !tokenOnly {
+		t.Fatalf("%s: safe_auto without a pid and without token proof: %+v", name, ev)
+	}
+	if rec.CleanupClass == safe && !tokenOnly && (ev.PID <= 0 || !rec.SpawnShapeOK || rec.IsRecordedSingleton || ev.Health == nil || ev.Wedged) {
 		t.Fatalf("%s: safe_auto without full evidence: %+v", name, ev)
 	}
 	if rec.Port != ev.Port || rec.OwnerPresent != ev.OwnerPresent {

@@ -37,6 +37,11 @@ type Evidence struct {
 	// answer came back within the probe's timeout.
 	Wedged bool
 
+	// TokenProven reports that the listener answered the HMAC challenge
+	// for the token of this scope's per-instance record for its port
+	// (daemons/<port>.json). Only probed when the pid is unknown.
+	TokenProven bool
+
 	// OwnerPresent reports whether daemon/owner.json names this pid/port.
 	// Reporting only: it never changes the class.
 	OwnerPresent bool
@@ -54,6 +59,8 @@ type Scope struct {
 	// record can say which stale evidence it carries.
 	CurrentVersion string
 	CurrentExe     string
+	// FoldCase compares scope ids case-insensitively (Windows paths).
+	FoldCase bool
 }
 
 // Classify returns the identity record of one listener with its cleanup

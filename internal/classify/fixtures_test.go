@@ -43,7 +43,7 @@ func legacyArgv(flags ...string) []string {
 // goHealthJSON is a health answer as the Go daemon writes it (SPEC §4.2).
 func goHealthJSON(pid, port int, version string) string {
 	return fmt.Sprintf(`{
-  "status": "ok", "daemon_family": "sync", "singleton_scope_id": %q,
+  "status": "ok", "daemon_family": "sync", "singleton_scope_id": %q, "scope_marker": %[1]q,
   "protocol_version": 1, "package_version": %q,
   "sync": {"running": false, "last_sync": null, "consecutive_failures": 0, "queue_depth": 0},
   "owner": {"pid": %d, "port": %d, "package_version": %q,

@@ -15,6 +15,7 @@ const (
 	fuzzWedged
 	fuzzHTTPAnswered
 	fuzzIsSingleton
+	fuzzTokenProven
 )
 
 // fuzzArgv picks a command line shape; the marker is fuzzed inside it, and
@@ -55,6 +56,7 @@ func FuzzParseHealthAndClassify(f *testing.F) {
 		{goHealthJSON(5003, 9403, "3.2.3"), 9450, 5003, 6, homeScope, fuzzHTTPAnswered},
 		{legacyHealthJSON(9409), 9409, 5009, 1, homeScope, fuzzHTTPAnswered},
 		{legacyHealthJSON(9409), 9409, 0, 5, homeScope, fuzzHTTPAnswered},
+		{goHealthJSON(5003, 9403, "3.2.2"), 9403, 0, 5, homeScope, fuzzHTTPAnswered | fuzzTokenProven},
 		{dashboardHealthJSON(6001, 9420), 9420, 6001, 3, homeScope, fuzzHTTPAnswered},
 		{dashboardHealthJSON(6001, 9237), 9237, 6001, 3, homeScope, fuzzHTTPAnswered},
 		{`<html>404 Not Found</html>`, 9430, 7001, 4, homeScope, fuzzHTTPAnswered},
@@ -85,6 +87,7 @@ func FuzzParseHealthAndClassify(f *testing.F) {
 			HealthRawFields: keys,
 			Wedged:          flags&fuzzWedged != 0,
 			OwnerPresent:    flags&fuzzOwnerPresent != 0,
+			TokenProven:     flags&fuzzTokenProven != 0,
 		}
 		scope := here
 		if flags&fuzzIsSingleton != 0 {
@@ -102,8 +105,13 @@ func FuzzParseHealthAndClassify(f *testing.F) {
 		if rec.CleanupClass != api.ClassSafeAuto {
 			return
 		}
-		// Only our own scope's marker is kill authority.
-		if sh := SpawnShape(argv); !sh.OK || filepath.Clean(sh.Marker) != filepath.Clean(scope.ID) {
+		// Only our own scope's marker, or the token of our own instance
+		// record, is authority.
+		if rec.IdentitySource == api.SourceTokenProof {
+			if ev.PID > 0 || !ev.TokenProven || rec.PID != nil {
+				t.Fatalf("token_proof record with a pid: %+v", ev)
+			}
+		} else if sh := SpawnShape(argv); !sh.OK || filepath.Clean(sh.Marker) != filepath.Clean(scope.ID) {
 			t.Fatalf("safe_auto with shape %+v for scope %s", sh, scope.ID)
 		}
 		if rec.IsRecordedSingleton {

@@ -66,6 +66,8 @@ func family(f *facts) *string {
 // arbitrary {"status":"ok"} is not a self-report.
 func identitySource(f *facts) string {
 	switch {
+	case tokenProven(f):
+		return api.SourceTokenProof
 	case f.ev.Health != nil && (f.ev.Health.DaemonFamily != "" || f.legacyHealth):
 		return api.SourceHealth
 	case f.shape.HasMarker:

@@ -36,6 +36,10 @@ type Candidate struct {
 	// Token authenticates a graceful shutdown request; empty when the
 	// candidate has no per-instance record in this scope.
 	Token string
+	// ReportedPID is the pid the daemon's own per-instance record names.
+	// Reporting only (the swept entry of a token-proven candidate whose
+	// pid the platform cannot name): it is never signalled.
+	ReportedPID int
 }
 
 // Engine stops candidates of one family.
@@ -110,6 +114,9 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 	if ctx.Err() != nil {
 		return e.fail(c, FailInterrupted)
 	}
+	if tokenOnly(c) {
+		return e.shutdownOnly(ctx, c)
+	}
 	if err := e.check(c); err != nil {
 		if errors.Is(err, errGone) {
 			return e.skipExited(c) // nothing was sent: nothing to do
@@ -155,6 +162,9 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			return e.fail(c, FailInterrupted)
+		}
+		if s.sig == syscall.SIGKILL && !procinfo.SeparateKill {
+			continue // TerminateProcess is already final (Windows)
 		}
 		if err := e.check(c); err != nil {
 			if errors.Is(err, errGone) && last != "" && e.waitGone(ctx, pin, c.Record.Port, 0) {
@@ -223,6 +233,15 @@ func (e *Engine) skipExited(c Candidate) Outcome {
 // still the classified process (same start time), owned by this user and
 // shaped like a daemon of the family.
 func (e *Engine) check(c Candidate) error {
+	if err := e.checkRecord(c); err != nil {
+		return err
+	}
+	return e.checkProcess(c)
+}
+
+// checkRecord is the part of the re-check that needs no process: range,
+// family and class.
+func (e *Engine) checkRecord(c Candidate) error {
 	r, ok := api.RangeOf(e.Family)
 	switch {
 	case !ok:
@@ -233,6 +252,13 @@ func (e *Engine) check(c Candidate) error {
 		return fmt.Errorf("family %q is not %q", *c.Record.DaemonFamily, e.Family)
 	case c.Record.CleanupClass == api.ClassNeverTouch || c.Record.IsRecordedSingleton:
 		return fmt.Errorf("class %s is never acted on", c.Record.CleanupClass)
+	}
+	return nil
+}
+
+// checkProcess re-checks that the pid is still the classified process.
+func (e *Engine) checkProcess(c Candidate) error {
+	switch {
 	case c.Identity.PID <= 0 || c.Identity.StartTime == 0:
 		return errors.New("process identity (pid and start time) unknown")
 	case e.Protected != nil && e.Protected(c.Identity.PID):

@@ -48,6 +48,7 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 				Port:    port,
 				Layout:  l,
 				Exec:    exe,
+				Marker:  root,
 				Token:   readToken(ios.In),
 				Version: version.Current(),
 				Logger:  logger,

@@ -41,6 +41,9 @@ project directory is gone or whose project no longer records them. Nothing
 else is touched.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkListenerSource(); err != nil {
+				return err
+			}
 			return runDashboard(cmd, ios, opts)
 		},
 	}

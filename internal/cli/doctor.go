@@ -61,6 +61,9 @@ and failed; on a terminal it asks before stopping operator_required ones.
 }
 
 func runDoctor(cmd *cobra.Command, ios *IOStreams, opts doctorOptions) error {
+	if err := checkListenerSource(); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	if !opts.Reset {
 		l, err := paths.Peek() // read-only: never create the root
@@ -173,6 +176,7 @@ func rootError(err error) error {
 func printReport(ios *IOStreams, rep api.DoctorReport) {
 	w := ios.Out
 	fmt.Fprintf(w, "scope: %s\n", rep.AuthRoot)
+	fmt.Fprintf(w, "platform: %s, listener source %s\n", rep.Platform.OS, rep.Platform.ListenerSource)
 	switch d := rep.Daemon; {
 	case d.PID == nil:
 		fmt.Fprintln(w, "sync daemon: none recorded")

@@ -25,6 +25,9 @@ func newSyncCmd(io *IOStreams) *cobra.Command {
 
 // ensureOptions are the ensure-running options of this CLI.
 func ensureOptions() (lifecycle.Options, error) {
+	if err := checkListenerSource(); err != nil {
+		return lifecycle.Options{}, err
+	}
 	l, err := layout()
 	if err != nil {
 		return lifecycle.Options{}, err

@@ -40,7 +40,11 @@ type ReapOptions struct {
 // touches the sync range.
 func Reap(ctx context.Context, opts ReapOptions) (api.ResetResult, error) {
 	res := api.NewResetResult()
-	evs, err := probe.Scan(ctx, probe.Options{Ports: api.DashboardRange.Ports()})
+	source, err := probe.SourceFromEnv()
+	if err != nil {
+		return res, err
+	}
+	evs, err := probe.Scan(ctx, probe.Options{Ports: api.DashboardRange.Ports(), Source: source})
 	if err != nil {
 		return res, fmt.Errorf("scanning the dashboard range: %w", err)
 	}

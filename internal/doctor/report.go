@@ -36,10 +36,12 @@ func Report(ctx context.Context, s *Scan) api.DoctorReport {
 		Orphans:        s.Orphans(),
 		OtherListeners: s.Others(),
 		Findings:       []api.Finding{},
+		Platform:       s.Platform,
 	}
 	rep.Session, rep.Findings = sessionOf(s, rep.Findings)
 	rep.Daemon = s.daemon(ctx)
 	rep.Findings = append(rep.Findings, findings(s, rep)...)
+	rep.Findings = append(rep.Findings, s.sourceFindings()...)
 	return rep
 }
 

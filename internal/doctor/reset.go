@@ -114,8 +114,15 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 func (s *Scan) candidate(r api.IdentityRecord) cleanup.Candidate {
 	ev := s.evidence[r.Port]
 	c := cleanup.Candidate{Record: r, Identity: procinfo.Identity{PID: ev.PID, StartTime: ev.StartTime}}
-	if inst, ok := s.instances[r.Port]; ok && ev.PID != 0 && inst.PID == ev.PID {
+	inst, ok := s.instances[r.Port]
+	switch {
+	case !ok:
+	case ev.PID != 0 && inst.PID == ev.PID:
 		c.Token = inst.Token
+	case ev.PID == 0 && r.IdentitySource == api.SourceTokenProof:
+		// The listener proved it holds this token; the engine re-proves
+		// before the authenticated shutdown and never signals it.
+		c.Token, c.ReportedPID = inst.Token, inst.PID
 	}
 	return c
 }

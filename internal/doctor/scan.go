@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,10 @@ type Scan struct {
 	Records []api.IdentityRecord
 	// Notes are problems met on the way (an unusable state file).
 	Notes []string
+	// Platform names the OS and the listener source that named the pids.
+	Platform api.Platform
+	// SourceNotes explain a listener source that fell back or failed.
+	SourceNotes []string
 
 	evidence  map[int]classify.Evidence
 	instances map[int]api.InstanceRecord
@@ -54,11 +59,20 @@ func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*
 	case !errors.Is(err, os.ErrNotExist):
 		s.Notes = append(s.Notes, fmt.Sprintf("unusable state file: %v", err))
 	}
+	source, err := probe.SourceFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	owner := readOwner(layout)
-	evs, err := probe.Scan(ctx, probe.Options{Ports: api.SyncRange.Ports(), Hints: s.hints(owner)})
+	var used probe.SourceReport
+	evs, err := probe.Scan(ctx, probe.Options{Ports: api.SyncRange.Ports(), Hints: s.hints(owner), Source: source, Report: &used})
 	if err != nil {
 		return nil, fmt.Errorf("scanning ports %d-%d: %w", api.SyncRange.Lo, api.SyncRange.Hi-1, err)
 	}
+	s.Platform = api.Platform{OS: runtime.GOOS, ListenerSource: used.Name}
+	s.SourceNotes = used.Notes
+	s.Scope.FoldCase = foldCaseScopes
+	proveTokens(ctx, evs, s.instances)
 	for _, ev := range evs {
 		if s.Singleton != nil && ev.Port == s.Singleton.Port && answersHealth(ev, s.Singleton.PID) {
 			s.singletonHealthy = true

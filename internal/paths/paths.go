@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 )
 
@@ -14,16 +15,38 @@ import (
 const EnvHome = "SPEC_KITTY_HOME"
 
 // Root returns the runtime root: $SPEC_KITTY_HOME if set, else
-// $HOME/.spec-kitty. It does not create it.
+// $HOME/.spec-kitty, or %LOCALAPPDATA%\spec-kitty on Windows, where the
+// Python implementation keeps it. It does not create it.
 func Root() (string, error) {
 	if h := os.Getenv(EnvHome); h != "" {
 		return filepath.Abs(h)
 	}
-	home, err := os.UserHomeDir()
+	return defaultRoot(runtime.GOOS, os.Getenv, os.UserHomeDir)
+}
+
+// defaultRoot is the runtime root without SPEC_KITTY_HOME on goos.
+func defaultRoot(goos string, getenv func(string) string, homeDir func() (string, error)) (string, error) {
+	if goos == "windows" {
+		if local := getenv("LOCALAPPDATA"); local != "" {
+			return filepath.Join(local, "spec-kitty"), nil
+		}
+		return "", errors.New("finding the runtime root: %LOCALAPPDATA% is not set")
+	}
+	home, err := homeDir()
 	if err != nil {
 		return "", fmt.Errorf("finding the home directory: %w", err)
 	}
 	return filepath.Join(home, ".spec-kitty"), nil
+}
+
+// stateDirName holds the state file, its lock and the log on Windows
+// ("daemon\", shared with the Python implementation); elsewhere they sit
+// in the root itself.
+func stateDirName(goos string) string {
+	if goos == "windows" {
+		return "daemon"
+	}
+	return ""
 }
 
 // ScopeID returns the scope id of a runtime root: its absolute,
@@ -96,13 +119,16 @@ func Peek() (Layout, error) {
 func (l Layout) ScopeID() string { return l.Root }
 
 // StateFile is the 4-line singleton record.
-func (l Layout) StateFile() string { return filepath.Join(l.Root, "sync-daemon") }
+func (l Layout) StateFile() string { return filepath.Join(l.stateDir(), "sync-daemon") }
+
+// stateDir is where the state file, its lock and the log live.
+func (l Layout) stateDir() string { return filepath.Join(l.Root, stateDirName(runtime.GOOS)) }
 
 // LockFile serialises every spawn, reap and stop of this scope.
-func (l Layout) LockFile() string { return filepath.Join(l.Root, "sync-daemon.lock") }
+func (l Layout) LockFile() string { return filepath.Join(l.stateDir(), "sync-daemon.lock") }
 
 // LogFile receives the daemon's output.
-func (l Layout) LogFile() string { return filepath.Join(l.Root, "sync-daemon.log") }
+func (l Layout) LogFile() string { return filepath.Join(l.stateDir(), "sync-daemon.log") }
 
 // OwnerFile is the owner record of the daemon that wrote it last.
 func (l Layout) OwnerFile() string { return filepath.Join(l.Root, "daemon", "owner.json") }

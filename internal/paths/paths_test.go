@@ -63,3 +63,25 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatalf("content %q, %d entries (temp files left?)", data, len(entries))
 	}
 }
+
+func TestDefaultRoot_PerPlatform(t *testing.T) {
+	env := map[string]string{"LOCALAPPDATA": `C:\Users\Ann\AppData\Local`}
+	getenv := func(k string) string { return env[k] }
+	home := func() (string, error) { return "/home/ann", nil }
+	if got, err := defaultRoot("linux", getenv, home); err != nil || got != filepath.Join("/home/ann", ".spec-kitty") {
+		t.Errorf("linux root = %q, %v", got, err)
+	}
+	if got, err := defaultRoot("darwin", getenv, home); err != nil || got != filepath.Join("/home/ann", ".spec-kitty") {
+		t.Errorf("darwin root = %q, %v", got, err)
+	}
+	if got, err := defaultRoot("windows", getenv, home); err != nil || got != filepath.Join(env["LOCALAPPDATA"], "spec-kitty") {
+		t.Errorf("windows root = %q, %v", got, err)
+	}
+	delete(env, "LOCALAPPDATA")
+	if _, err := defaultRoot("windows", getenv, home); err == nil {
+		t.Error("windows root without LOCALAPPDATA: no error")
+	}
+	if stateDirName("windows") != "daemon" || stateDirName("linux") != "" || stateDirName("darwin") != "" {
+		t.Error("the state file, lock and log live in daemon\\ on Windows only")
+	}
+}

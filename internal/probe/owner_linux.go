@@ -41,22 +41,40 @@ type socket struct {
 	uid   int
 }
 
-// finder resolves the owners of one scan's listeners. The socket table is
+// finder resolves the owners of one scan's listeners from the kernel's
+// socket table (sock_diag or /proc/net/tcp) and /proc/<pid>/fd. The table is
 // read once in the background while the ports are being probed, and once
 // more, later, only if a port that answered is missing from it (a daemon
 // that started listening mid-scan).
 type finder struct {
 	early, late func() map[int]socket
 	euid        int
+
+	mode string // auto, sock_diag or procfs
+
+	mu   sync.Mutex
+	used string   // the table that answered last
+	errs []string // why a table could not be read
 }
 
-func newFinder(ports []int) *finder {
+// newPlatformFinder is the Linux kernel finder: auto reads sock_diag and
+// falls back to /proc/net/tcp; sock_diag and procfs read only that table.
+func newPlatformFinder(mode string, ports []int) (ownerFinder, error) {
+	return newFinderMode(ports, mode), nil
+}
+
+// newFinder is the auto kernel finder.
+func newFinder(ports []int) *finder { return newFinderMode(ports, SourceAuto) }
+
+func newFinderMode(ports []int, mode string) *finder {
 	want := make(map[int]bool, len(ports))
 	for _, p := range ports {
 		want[p] = true
 	}
+	f := &finder{euid: os.Geteuid(), mode: mode}
 	table := func() map[int]socket {
-		lines, err := listenLines()
+		lines, used, notes, err := listenLinesBy(mode)
+		f.note(used, notes, err)
 		if err != nil {
 			// An unreadable table leaves every owner unknown, which is
 			// a valid (and safe) answer, not a failed scan.
@@ -64,9 +82,31 @@ func newFinder(ports []int) *finder {
 		}
 		return pickSockets(lines, want)
 	}
-	f := &finder{early: sync.OnceValue(table), late: sync.OnceValue(table), euid: os.Geteuid()}
+	f.early, f.late = sync.OnceValue(table), sync.OnceValue(table)
 	go f.early()
 	return f
+}
+
+func (f *finder) note(used string, notes []string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.used = used
+	for _, n := range notes {
+		if !slices.Contains(f.errs, n) {
+			f.errs = append(f.errs, n)
+		}
+	}
+	if err != nil {
+		f.used = SourceNone
+		f.errs = append(f.errs, fmt.Sprintf("no socket table could be read (%v); no pid was named, so only token-proven daemons of this scope can be cleaned", err))
+	}
+}
+
+func (f *finder) report() SourceReport {
+	f.early()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return SourceReport{Name: f.used, Notes: slices.Clone(f.errs)}
 }
 
 // socket returns the listening socket of port.
@@ -118,15 +158,33 @@ func (f *finder) rest(ctx context.Context, ports []int) map[int]owner {
 	return out
 }
 
-// listenLines returns the listening TCP sockets of this network namespace:
-// from sock_diag, which is fast, or else from /proc/net/tcp{,6}.
+// diagListen reads one family's listeners through sock_diag; a variable so
+// a test can play a kernel that refuses netlink.
+var diagListen = diagListeners
+
+// listenLines returns the listening TCP sockets, as auto reads them.
 func listenLines() ([]listenLine, error) {
-	v4, err4 := diagListeners(unix.AF_INET)
-	v6, err6 := diagListeners(unix.AF_INET6)
-	if err4 == nil && err6 == nil {
-		return append(v4, v6...), nil
+	lines, _, _, err := listenLinesBy(SourceAuto)
+	return lines, err
+}
+
+// listenLinesBy returns the listening TCP sockets of this network
+// namespace from the table mode names; auto tries sock_diag, which is fast,
+// and falls back to /proc/net/tcp{,6}, saying so in a note.
+func listenLinesBy(mode string) (lines []listenLine, used string, notes []string, err error) {
+	if mode != SourceProcfs {
+		v4, err4 := diagListen(unix.AF_INET)
+		v6, err6 := diagListen(unix.AF_INET6)
+		if err := errors.Join(err4, err6); err == nil {
+			return append(v4, v6...), SourceSockDiag, nil, nil
+		} else if mode == SourceSockDiag {
+			return nil, SourceSockDiag, nil, fmt.Errorf("sock_diag: %w", err)
+		} else {
+			notes = append(notes, fmt.Sprintf("sock_diag refused (%v); fell back to procfs", err))
+		}
 	}
-	return procListenLines()
+	lines, err = procListenLines()
+	return lines, SourceProcfs, notes, err
 }
 
 // procListenLines reads the listening sockets from /proc/net/tcp{,6}: the

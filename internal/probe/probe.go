@@ -52,6 +52,13 @@ type Options struct {
 	// a per-instance record. A hint only says where to look first: it is
 	// verified against the socket's inode and ignored when wrong.
 	Hints map[int]int
+	// Source names the listener source (SPEC §8 Platforms): "" or auto,
+	// sock_diag, procfs, lsof, iphlpapi or none. A name this platform
+	// lacks fails the scan with a *SourceError.
+	Source string
+	// Report, when set, receives which source named the pids and why it
+	// fell back, if it did.
+	Report *SourceReport
 }
 
 func (o Options) withDefaults() Options {
@@ -76,7 +83,10 @@ func Scan(ctx context.Context, opts Options) ([]classify.Evidence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}
-	f := newFinder(ports)
+	f, err := newOwnerFinder(opts.Source, ports)
+	if err != nil {
+		return nil, fmt.Errorf("scanning ports: %w", err)
+	}
 	results := probeAll(ctx, ports, opts, f)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
@@ -96,6 +106,9 @@ func Scan(ctx context.Context, opts Options) ([]classify.Evidence, error) {
 	rest := f.rest(ctx, unsettled)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("finding listener owners: %w", err)
+	}
+	if opts.Report != nil {
+		*opts.Report = f.report()
 	}
 
 	evs := make([]classify.Evidence, 0, len(results))
@@ -122,7 +135,7 @@ type result struct {
 // probeAll probes every port concurrently and returns the results in the
 // order of ports. Each listener's hinted owner is checked as soon as its
 // answer is in, while other ports are still being probed.
-func probeAll(ctx context.Context, ports []int, opts Options, f *finder) []result {
+func probeAll(ctx context.Context, ports []int, opts Options, f ownerFinder) []result {
 	results := make([]result, len(ports))
 	var wg sync.WaitGroup
 	for i, port := range ports {

@@ -4,15 +4,20 @@
 // pid alone and never a time the process reported about itself, so a pid
 // that was reused between a scan and a signal is recognised as a stranger.
 //
-// Linux is the real implementation. Elsewhere the package degrades: it
-// cannot read argv or start times, so it cannot pin an identity and never
-// lets a caller signal a process it could not identify (SPEC §14).
+// Linux reads /proc and pins with a pidfd; macOS reads kinfo_proc and
+// kern.procargs2 and re-checks the identity immediately before every
+// signal; Windows reads the command line, creation time and owner SID and
+// pins with a process handle that TerminateProcess goes through. Any other
+// platform degrades: it cannot read argv or start times, so it cannot pin
+// an identity and never lets a caller signal a process it could not
+// identify (SPEC §14).
 package procinfo
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 )
 
 // Identity names one process over its lifetime: a pid together with the
@@ -52,9 +57,10 @@ func (i Info) Identity() Identity { return Identity{PID: i.PID, StartTime: i.Sta
 // one that was identified: its start time differs.
 var ErrIdentityChanged = errors.New("process identity changed")
 
-// CurrentUID returns the real user id of this process; -1 on platforms
-// without one.
-func CurrentUID() int { return os.Getuid() }
+// CurrentUID returns the real user id of this process (on Windows the
+// stand-in for "this user" that Read reports for our own processes); -1 on
+// platforms without one.
+func CurrentUID() int { return currentUID() }
 
 // Pinned is a handle on one identified process. On Linux it holds a pidfd,
 // so a signal sent through it reaches that process or nothing, even if the
@@ -62,6 +68,9 @@ func CurrentUID() int { return os.Getuid() }
 type Pinned struct {
 	id   Identity
 	proc *os.Process
+	// h is the process handle on Windows, opened at check time; nil
+	// elsewhere. While it is open the pid cannot be reused.
+	h procHandle
 }
 
 // Pin takes a handle on the process id names. It fails with
@@ -71,6 +80,9 @@ type Pinned struct {
 func Pin(id Identity) (*Pinned, error) {
 	if id.PID <= 0 {
 		return nil, fmt.Errorf("pinning %v: invalid pid", id)
+	}
+	if openHandle != nil {
+		return pinHandle(id, openHandle)
 	}
 	// The handle is taken first and the identity checked afterwards: a
 	// process alive with the recorded start time after the handle exists
@@ -94,6 +106,9 @@ func (p *Pinned) Identity() Identity { return p.id }
 // (a no-op safety net where the pidfd already guarantees it) and returns an
 // error wrapping os.ErrProcessDone once the process has exited.
 func (p *Pinned) Signal(sig os.Signal) error {
+	if p.h != nil {
+		return p.terminate()
+	}
 	if err := checkIdentity(p.id); err != nil {
 		return fmt.Errorf("signalling %v: %w", p.id, err)
 	}
@@ -106,10 +121,21 @@ func (p *Pinned) Signal(sig os.Signal) error {
 // Exited reports whether the pinned process has exited (reaped or zombie).
 // When that cannot be determined it reports false, so a caller waiting for
 // an exit times out rather than assuming one.
-func (p *Pinned) Exited() bool { return exited(p) }
+func (p *Pinned) Exited() bool {
+	if p.h != nil {
+		return p.h.exited()
+	}
+	return exited(p)
+}
 
 // Release frees the handle. The process itself is not affected.
 func (p *Pinned) Release() error {
+	if p.h != nil {
+		if err := p.h.close(); err != nil {
+			return fmt.Errorf("releasing %v: %w", p.id, err)
+		}
+		return nil
+	}
 	if err := p.proc.Release(); err != nil {
 		return fmt.Errorf("releasing %v: %w", p.id, err)
 	}
@@ -151,3 +177,8 @@ func checkIdentity(id Identity) error {
 	}
 	return nil
 }
+
+// SeparateKill reports whether the escalation has a kill step after the
+// terminate step. On Windows TerminateProcess is already final, so there
+// the terminate step is the last one.
+const SeparateKill = runtime.GOOS != "windows"

@@ -9,11 +9,21 @@ import (
 	"syscall"
 )
 
-// detach starts the daemon without a console of its own. Windows cannot
-// inherit an extra descriptor, so readiness is learnt by polling health.
+// detachedProcess is DETACHED_PROCESS: the child gets no console at all,
+// so it never opens a window and does not die with the parent's console.
+const detachedProcess = 0x00000008
+
+// detachFlags are the creation flags of a daemon: detached from the
+// console, and in its own process group so a Ctrl-C (Ctrl-Break) in the
+// terminal that started it does not reach it.
+const detachFlags = detachedProcess | syscall.CREATE_NEW_PROCESS_GROUP
+
+// detach starts the daemon without a console or window of its own. Windows
+// cannot inherit an extra descriptor, so readiness is learnt by polling
+// health. The argv markers are quoted by os/exec (EscapeArg) and read back
+// by procinfo.SplitWindowsCommandLine, which the tests prove round-trip.
 func detach(cmd *exec.Cmd, _ *os.File) (usesReady bool) {
-	const detachedProcess = 0x00000008
-	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: detachedProcess | syscall.CREATE_NEW_PROCESS_GROUP}
+	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: detachFlags, HideWindow: true}
 	return false
 }
 

@@ -29,6 +29,7 @@ type Config struct {
 	Port    int
 	Layout  paths.Layout
 	Exec    string // the spawning executable, from --spec-kitty-daemon-exec
+	Marker  string // the scope marker, from --spec-kitty-daemon-root; "" pre-marker
 	Token   string
 	Version string
 	Logger  *slog.Logger

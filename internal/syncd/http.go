@@ -25,6 +25,7 @@ func (d *Daemon) Health() api.Health {
 		Status:           "ok",
 		DaemonFamily:     api.FamilySync,
 		SingletonScopeID: d.cfg.Layout.ScopeID(),
+		ScopeMarker:      d.cfg.Marker,
 		ProtocolVersion:  api.ProtocolVersion,
 		PackageVersion:   d.cfg.Version,
 		Sync:             &st,

@@ -196,7 +196,14 @@ func TestDashboard_NFR001_BoundaryMatrix(t *testing.T) {
 }
 
 func dashRunMatrixCell(t *testing.T, entry dashEntry, spots []dashSpot) {
+	dashRunMatrixCellWith(t, entry, spots, "")
+}
+
+// dashRunMatrixCellWith runs one cell with a listener source ("" is the
+// default).
+func dashRunMatrixCellWith(t *testing.T, entry dashEntry, spots []dashSpot, source string) {
 	e := testenv.New(t)
+	useSource(e, source)
 	other := testenv.New(t)
 	for _, s := range spots {
 		testenv.RequireFree(t, s.port)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -57,6 +58,9 @@ func checkReportShape(t *testing.T, rep api.DoctorReport, stdout string) {
 	t.Helper()
 	if rep.SchemaVersion != 2 {
 		t.Errorf("schema_version = %d, want 2", rep.SchemaVersion)
+	}
+	if rep.Platform.OS != runtime.GOOS || rep.Platform.ListenerSource == "" {
+		t.Errorf("platform = %+v, want os %s and the listener source used", rep.Platform, runtime.GOOS)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {

@@ -16,8 +16,11 @@ import (
 // 18 same-scope daemons of 3.2.2, 3.2.3 and 3.2.4; one `sync start` of
 // 3.3.0 stops all of them, reports exactly them, and leaves one daemon that
 // the next start reuses.
-func TestReaper_NFR004_VersionMatrix18(t *testing.T) {
+func TestReaper_NFR004_VersionMatrix18(t *testing.T) { eachSource(t, lsofToo, versionMatrix18) }
+
+func versionMatrix18(t *testing.T, source string) {
 	e := testenv.New(t)
+	useSource(e, source)
 	ports := testenv.FreePorts(t, api.SyncRange, 18)
 	versions := []string{"3.2.2", "3.2.3", "3.2.4"}
 	want := map[int]int{} // pid → port
@@ -102,7 +105,12 @@ func TestReaper_FR012_SameHomeDuplicatesLeaveOneDaemon(t *testing.T) {
 // `--reset` without --force skips them with their reasons and names the
 // command that would stop them; `--reset --force` stops them.
 func TestReset_AS2_AmbiguousSurviveStartupNeedForce(t *testing.T) {
+	eachSource(t, lsofToo, ambiguousSurviveStartupNeedForce)
+}
+
+func ambiguousSurviveStartupNeedForce(t *testing.T, source string) {
 	e := testenv.New(t)
+	useSource(e, source)
 	e.Vars[envTick] = "3600"
 	other := testenv.New(t)
 	ports := testenv.FreePorts(t, api.SyncRange, 3)
@@ -197,8 +205,11 @@ func TestReset_AS2_AmbiguousSurviveStartupNeedForce(t *testing.T) {
 // never_touch listeners side by side, `--reset` reports exactly what
 // happened to each pid and port: swept ones are dead, skipped ones alive,
 // none dropped, and never_touch ones in no list and alive.
-func TestReset_AS4_ExactResult(t *testing.T) {
+func TestReset_AS4_ExactResult(t *testing.T) { eachSource(t, lsofToo, exactResult) }
+
+func exactResult(t *testing.T, source string) {
 	e := testenv.New(t)
+	useSource(e, source)
 	e.Vars[envTick] = "3600"
 	other := testenv.New(t)
 	single := start(t, e)
@@ -218,6 +229,7 @@ func TestReset_AS4_ExactResult(t *testing.T) {
 	mine := append(slices.Clone(ports), single.Port)
 
 	rep, _ := doctorJSON(t, e, 0, "--reset")
+	wantSource(t, rep, source)
 	rr := rep.ResetResult
 	if rr == nil {
 		t.Fatal("no reset_result")

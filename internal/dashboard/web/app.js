@@ -143,6 +143,7 @@ function renderDaemon(rep) {
     ['Last upload error', sy.last_error ? sy.last_error : 'none', 'last-error'],
     ['Scope', dash(rep.auth_root)],
     ['Session', s.present ? dash(s.auth_principal) + ' → ' + dash(s.server_url) : 'not logged in (events stay queued locally)'],
+    ['Platform', rep.platform ? dash(rep.platform.os) + ', listener source ' + dash(rep.platform.listener_source) : '–'],
   ];
   const box = document.getElementById('daemon');
   box.dataset.state = d.active ? 'active' : 'inactive';
