@@ -109,7 +109,7 @@ path and the error.`,
 			// Read-only: a status check never creates the root.
 			l, err := paths.Peek()
 			if err != nil {
-				return fmt.Errorf("resolving runtime root: %w", err)
+				return err // names the root and why it cannot be used
 			}
 			var res api.StatusResult
 			if why := unreadable(l); why != "" {
@@ -157,7 +157,7 @@ func unreadable(l paths.Layout) string {
 	if err != nil {
 		return fmt.Sprintf("cannot read the runtime root %s: %v", l.Root, bareErr(err))
 	}
-	f, err := os.Open(l.StateFile())
+	f, err := paths.Open(l.StateFile()) // a FIFO or a symlink is an error, never a hang
 	if err == nil {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrNotExist) {

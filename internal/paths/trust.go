@@ -3,6 +3,7 @@ package paths
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -37,7 +38,14 @@ func (l Layout) CheckTrusted() error {
 	}
 	for _, sub := range subfolders {
 		err := CheckDir(filepath.Join(l.Root, sub))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		var pe *fs.PathError
+		switch {
+		case err == nil, errors.Is(err, os.ErrNotExist):
+		case errors.As(err, &pe):
+			// The root is ours but we may not look inside (mode 000):
+			// that is an unreadable root, not an untrusted one.
+			return fmt.Errorf("cannot read the runtime root %s: %w", l.Root, pe.Err)
+		default:
 			return err
 		}
 	}

@@ -299,14 +299,24 @@ func TestOps_StatusUnreadableAsAnotherUser(t *testing.T) {
 	copyBinary(t, testenv.Bin(), bin)
 	closedRoot := filepath.Join(shared, "closed")
 	openRoot := filepath.Join(shared, "open")
-	if err := os.Mkdir(closedRoot, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(openRoot, 0o755); err != nil {
-		t.Fatal(err)
+	// Both roots belong to uid 65534 and pass the trust check (SPEC §3): what
+	// it cannot do is read them. The closed root has mode 000; the open one
+	// holds a state file of root's, mode 0600.
+	for _, dir := range []string{closedRoot, openRoot} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	state := filepath.Join(openRoot, "sync-daemon")
 	if err := statefile.Write(state, statefile.Record{URL: "http://127.0.0.1:9400", Port: 9400, Token: "t", PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{closedRoot, openRoot} {
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(closedRoot, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ root, want string }{
