@@ -195,7 +195,7 @@ mkdir -p "$OUT/bin"
   echo "hyperfine: $(hyperfine --version)"
 } | tee "$OUT/machine.txt"
 
-go build -o "$OUT/bin/spec-kitty" ./cmd/spec-kitty
+CGO_ENABLED=0 go build -o "$OUT/bin/spec-kitty" ./cmd/spec-kitty
 
 echo "== in-process measurements (go test -bench)"
 go test -run '^$' -bench '^BenchmarkClassify$' -benchtime 10000x -count 5 ./internal/classify | tee "$OUT/go-classify.txt" | grep '^Benchmark'
