@@ -2,15 +2,17 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,11 +22,6 @@ const tcpListen = 0x0A
 
 // loopbackV4 is the address every probe connects to.
 var loopbackV4 = net.IPv4(127, 0, 0, 1)
-
-// procFS opens /proc once per process lifetime.
-var procFS = sync.OnceValues(func() (procfs.FS, error) {
-	return procfs.NewFS(procfs.DefaultMountPoint)
-})
 
 // listenLine is one listening TCP socket (from sock_diag or /proc/net/tcp).
 type listenLine struct {
@@ -42,12 +39,22 @@ type socket struct {
 }
 
 // finder resolves the owners of one scan's listeners. The socket table is
-// read once in the background while the ports are being probed, and once
-// more, later, only if a port that answered is missing from it (a daemon
-// that started listening mid-scan).
+// read first, to tell which ports to dial at all, and once more, later,
+// only if a port that answered is missing from it (a daemon that started
+// listening mid-scan).
 type finder struct {
-	early, late func() map[int]socket
+	early, late func() *table
 	euid        int
+}
+
+// table is what one read of the listening sockets says about the scanned
+// ports.
+type table struct {
+	// socks holds, per port, the one socket that receives connections to
+	// 127.0.0.1 (absent when several tie, see pickSockets).
+	socks map[int]socket
+	// reach holds every port where some socket receives them.
+	reach map[int]bool
 }
 
 func newFinder(ports []int) *finder {
@@ -55,27 +62,59 @@ func newFinder(ports []int) *finder {
 	for _, p := range ports {
 		want[p] = true
 	}
-	table := func() map[int]socket {
+	read := func() *table {
 		lines, err := listenLines()
 		if err != nil {
 			// An unreadable table leaves every owner unknown, which is
 			// a valid (and safe) answer, not a failed scan.
 			return nil
 		}
-		return pickSockets(lines, want)
+		return newTable(lines, want)
 	}
-	f := &finder{early: sync.OnceValue(table), late: sync.OnceValue(table), euid: os.Geteuid()}
-	go f.early()
-	return f
+	return &finder{early: sync.OnceValue(read), late: sync.OnceValue(read), euid: os.Geteuid()}
+}
+
+func newTable(lines []listenLine, want map[int]bool) *table {
+	t := &table{socks: pickSockets(lines, want), reach: make(map[int]bool)}
+	for _, l := range lines {
+		if want[l.port] && reachTier(l.addr) > 0 {
+			t.reach[l.port] = true
+		}
+	}
+	return t
+}
+
+// dialPorts returns the ports of ports worth connecting to: those where
+// the listening-socket table shows a socket that receives connections to
+// 127.0.0.1. A refused connect costs a socket and a round of the poller
+// each, and most of a range is usually free. Without a table every port is
+// dialled, so no listener is ever missed for want of one.
+func (f *finder) dialPorts(ports []int) []int {
+	t := f.early()
+	if t == nil {
+		return ports
+	}
+	out := make([]int, 0, len(t.reach))
+	for _, p := range ports {
+		if t.reach[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // socket returns the listening socket of port.
 func (f *finder) socket(port int) (socket, bool) {
-	if s, ok := f.early()[port]; ok {
-		return s, true
+	if t := f.early(); t != nil {
+		if s, ok := t.socks[port]; ok {
+			return s, true
+		}
 	}
-	s, ok := f.late()[port]
-	return s, ok
+	if t := f.late(); t != nil {
+		s, ok := t.socks[port]
+		return s, ok
+	}
+	return socket{}, false
 }
 
 // hinted tries the pids that probably own port. It reports done when the
@@ -131,31 +170,82 @@ func listenLines() ([]listenLine, error) {
 
 // procListenLines reads the listening sockets from /proc/net/tcp{,6}: the
 // fallback for kernels and sandboxes (gVisor, strict seccomp) that refuse
-// sock_diag. procfs deprecates these readers in favour of netlink, which is
-// what listenLines tries first.
+// sock_diag. A kernel without IPv6 has no tcp6 table; that is not a
+// failure.
 func procListenLines() ([]listenLine, error) {
-	fs, err := procFS()
+	v4, err := procNetTCP(procRoot + "/net/tcp")
 	if err != nil {
-		return nil, fmt.Errorf("opening /proc: %w", err)
+		return nil, err
 	}
-	//lint:ignore SA1019 fallback where sock_diag is refused; see above.
-	v4, err := fs.NetTCP()
-	if err != nil {
-		return nil, fmt.Errorf("reading /proc/net/tcp: %w", err)
-	}
-	// A kernel without IPv6 has no tcp6 table; that is not a failure.
-	//lint:ignore SA1019 fallback where sock_diag is refused; see above.
-	v6, err := fs.NetTCP6()
+	v6, err := procNetTCP(procRoot + "/net/tcp6")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading /proc/net/tcp6: %w", err)
+		return nil, err
 	}
+	return append(v4, v6...), nil
+}
+
+// procNetTCP reads the listening sockets of one /proc/net/tcp{,6} table.
+func procNetTCP(path string) ([]listenLine, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	lines, err := parseProcNetTCP(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return lines, nil
+}
+
+// parseProcNetTCP parses a /proc/net/tcp{,6} table, keeping listening
+// sockets only:
+//
+//	sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+//	 0: 0100007F:24D8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 219548 ...
+//
+// Addresses are the kernel's 32-bit words in hex, each in host byte order;
+// the port is big-endian hex.
+func parseProcNetTCP(data []byte) ([]listenLine, error) {
 	var out []listenLine
-	for _, l := range slices.Concat(v4, v6) {
-		if l.St == tcpListen {
-			out = append(out, listenLine{addr: l.LocalAddr, port: int(l.LocalPort), inode: l.Inode, uid: int(l.UID)})
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) == 0 {
+			continue // header, trailing newline
 		}
+		if len(f) < 10 {
+			return nil, fmt.Errorf("line %d: %d fields", i+1, len(f))
+		}
+		if st, err := strconv.ParseUint(f[3], 16, 8); err != nil || st != tcpListen {
+			continue
+		}
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
+		addr, okAddr := parseProcAddr(hexAddr)
+		port, errPort := strconv.ParseUint(hexPort, 16, 16)
+		uid, errUID := strconv.ParseUint(f[7], 10, 32)
+		inode, errInode := strconv.ParseUint(f[9], 10, 64)
+		if !ok || !okAddr || errPort != nil || errUID != nil || errInode != nil {
+			return nil, fmt.Errorf("line %d: malformed %q", i+1, line)
+		}
+		out = append(out, listenLine{addr: addr, port: int(port), inode: inode, uid: int(uid)})
 	}
 	return out, nil
+}
+
+// parseProcAddr decodes an address of /proc/net/tcp{,6}: 8 or 32 hex
+// digits, 32-bit words in host byte order.
+func parseProcAddr(h string) (net.IP, bool) {
+	if len(h) != 8 && len(h) != 32 {
+		return nil, false
+	}
+	ip := make(net.IP, len(h)/2)
+	for w := 0; w < len(h)/8; w++ {
+		v, err := strconv.ParseUint(h[w*8:w*8+8], 16, 32)
+		if err != nil {
+			return nil, false
+		}
+		binary.NativeEndian.PutUint32(ip[w*4:], uint32(v))
+	}
+	return ip, true
 }
 
 // reachTier ranks how a socket bound to ip receives a connection to

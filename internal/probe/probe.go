@@ -77,7 +77,7 @@ func Scan(ctx context.Context, opts Options) ([]classify.Evidence, error) {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}
 	f := newFinder(ports)
-	results := probeAll(ctx, ports, opts, f)
+	results := probeAll(ctx, f.dialPorts(ports), opts, f)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}

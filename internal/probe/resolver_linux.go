@@ -17,11 +17,6 @@ import (
 // procRoot holds one directory per process.
 const procRoot = "/proc"
 
-// fdBatch is how many fd names are read from /proc/<pid>/fd at a time, so
-// a process with thousands of descriptors is left as soon as the wanted
-// sockets are found.
-const fdBatch = 64
-
 // holder is where a socket inode was found: a pid and its fd number.
 type holder struct {
 	pid int
@@ -68,15 +63,18 @@ func (r *resolver) wantsUID(uid int) bool {
 	return r.byUID[uid] > 0 && r.mayInspect(uid)
 }
 
-// claim records that pid holds inode through fd, if inode is pending.
-func (r *resolver) claim(inode uint64, pid int, fd string) {
+// claim records that pid holds inode through fd, if inode is pending, and
+// reports whether it was.
+func (r *resolver) claim(inode uint64, pid int, fd string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if uid, ok := r.pending[inode]; ok {
+	uid, ok := r.pending[inode]
+	if ok {
 		delete(r.pending, inode)
 		r.byUID[uid]--
 		r.found[inode] = holder{pid: pid, fd: fd}
 	}
+	return ok
 }
 
 // holder returns where inode was found.
@@ -97,23 +95,36 @@ func (r *resolver) check(pid int) {
 		return
 	}
 	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
-	f, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	for !r.done() {
-		names, err := f.Readdirnames(fdBatch)
-		for _, name := range names {
-			if inode, ok := socketInode(dir + "/" + name); ok {
-				r.claim(inode, pid, name)
-			}
+	defer unix.Close(fd)
+	buf := make([]byte, fdDirentBuf)
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
 		}
-		if err != nil {
+		if err != nil || n <= 0 {
 			return
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
+		for _, name := range names {
+			if inode, ok := socketInode(dir + "/" + name); ok && r.claim(inode, pid, name) && r.done() {
+				return // the rest of the descriptors cannot hold anything pending
+			}
 		}
 	}
 }
+
+// fdDirentBuf is the getdents buffer of an fd walk: about a hundred
+// entries per call, so a process with thousands of descriptors is left as
+// soon as the wanted sockets are found. The walk reads the fd directory
+// with plain syscalls, since os.Open would register each /proc directory
+// with the network poller first.
+const fdDirentBuf = 4 << 10
 
 // maxScanWorkers bounds the goroutines that scan /proc. The work is
 // syscalls on /proc: it scales with cores, and beyond a few workers they
@@ -212,9 +223,11 @@ func (r *resolver) owners(socks map[int]socket) map[int]owner {
 // readOwner reads the process h names and keeps it only if it still holds
 // the socket afterwards. A pid cannot pass to a new process that already
 // holds this very socket, so the re-check proves the Info read in between
-// describes the socket's owner, not a process that reused its pid.
+// describes the socket's owner, not a process that reused its pid; that is
+// why one read of each /proc file is enough. The uid is the socket's, from
+// the kernel's socket table, so status is not read.
 func readOwner(h holder, s socket) (owner, bool) {
-	info, err := procinfo.Read(h.pid)
+	info, err := procinfo.ReadOwner(h.pid)
 	if err != nil || info.Zombie || !holds(h, s.inode) {
 		return owner{}, false
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
@@ -42,7 +43,16 @@ func TestDoctor_WedgedRecordedDaemonIsAskedOnce(t *testing.T) {
 	if err := statefile.Write(e.Path("sync-daemon"), rec); err != nil {
 		t.Fatal(err)
 	}
+	// The readiness check (testenv.WaitListening) made one connection; wait
+	// until the listener has accepted it, so it is not counted below.
+	deadline := time.Now().Add(5 * time.Second)
+	for sockets(t, silent.PID) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	before := sockets(t, silent.PID)
+	if before != 2 {
+		t.Fatalf("the silent listener holds %d sockets before the run, want 2 (listener and the readiness check)", before)
+	}
 	rep, _ := doctorJSON(t, e, 0)
 	if rep.Daemon.Active || rep.Daemon.PID == nil || *rep.Daemon.PID != silent.PID {
 		t.Errorf("daemon = %+v, want the recorded pid %d, not active", rep.Daemon, silent.PID)
