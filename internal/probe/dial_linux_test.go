@@ -3,8 +3,12 @@ package probe
 import (
 	"encoding/binary"
 	"net"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Only ports where the listener table shows a socket that receives
@@ -103,4 +107,37 @@ func binaryIsLittleEndian() bool {
 	var b [2]byte
 	binary.NativeEndian.PutUint16(b[:], 1)
 	return b[0] == 1
+}
+
+// A holder's socket above the descriptors looked up by number is still
+// found by the full walk, whether or not the pid was a likely holder.
+func TestResolverCheck_FindsHighDescriptor(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const high = 300
+	if err := unix.Dup3(int(f.Fd()), high, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	_ = ln.Close() // fd 300 alone holds the socket now
+	t.Cleanup(func() { _ = unix.Close(high) })
+	self := os.Getpid()
+	inode, ok := socketInode("/proc/self/fd/" + strconv.Itoa(high))
+	if !ok {
+		t.Fatal("fd 300 is not a socket")
+	}
+	for _, likely := range []bool{true, false} {
+		r := newResolver(map[int]socket{1: {inode: inode, uid: os.Getuid()}}, os.Geteuid())
+		r.check(self, likely)
+		h, ok := r.holder(inode)
+		if !ok || h.pid != self || h.fd != strconv.Itoa(high) {
+			t.Errorf("likely=%v: holder = %+v %v, want pid %d fd %d", likely, h, ok, self, high)
+		}
+	}
 }

@@ -127,7 +127,7 @@ func (f *finder) hinted(port int, pids []int) (o owner, done bool) {
 	}
 	r := newResolver(map[int]socket{port: s}, f.euid)
 	for _, pid := range pids {
-		r.check(pid)
+		r.check(pid, true)
 	}
 	if h, ok := r.holder(s.inode); ok {
 		if o, ok := readOwner(h, s); ok {

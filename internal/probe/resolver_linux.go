@@ -90,7 +90,13 @@ func (r *resolver) holder(inode uint64) (holder, bool) {
 // socket shared by several processes (inherited across a fork) is credited
 // to the first one found; its argv, not this choice, decides what the
 // classifier may do with it.
-func (r *resolver) check(pid int) {
+//
+// likely says the pid is expected to hold a socket (a verified hint is
+// about to be checked): its lowest descriptors are then looked up by number
+// first, which finds a daemon's listener without listing the directory (a
+// listing makes /proc build an entry for every descriptor). Whatever that
+// does not find, the full walk does.
+func (r *resolver) check(pid int, likely bool) {
 	if pid <= 0 || r.done() {
 		return
 	}
@@ -100,6 +106,18 @@ func (r *resolver) check(pid int) {
 		return
 	}
 	defer unix.Close(fd)
+	found := func(name string) bool {
+		inode, ok := socketInodeAt(fd, name)
+		return ok && r.claim(inode, pid, name) && r.done()
+	}
+	guessed := 0
+	if likely {
+		for ; guessed < fdGuesses; guessed++ {
+			if found(strconv.Itoa(guessed)) {
+				return
+			}
+		}
+	}
 	buf := make([]byte, fdDirentBuf)
 	var names []string
 	for {
@@ -112,18 +130,26 @@ func (r *resolver) check(pid int) {
 		}
 		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
 		for _, name := range names {
-			if inode, ok := socketInode(dir + "/" + name); ok && r.claim(inode, pid, name) && r.done() {
+			if num, err := strconv.Atoi(name); err == nil && num < guessed {
+				continue // already looked at
+			}
+			if found(name) {
 				return // the rest of the descriptors cannot hold anything pending
 			}
 		}
 	}
 }
 
+// fdGuesses is how many of a likely holder's lowest descriptors are looked
+// up by number before its fd directory is listed: a daemon's listener is
+// among its first few (stdio, the poller, its log and queue files).
+const fdGuesses = 16
+
 // fdDirentBuf is the getdents buffer of an fd walk: about a hundred
 // entries per call, so a process with thousands of descriptors is left as
 // soon as the wanted sockets are found. The walk reads the fd directory
 // with plain syscalls, since os.Open would register each /proc directory
-// with the network poller first.
+// with the network poller first, and reads each link relative to it.
 const fdDirentBuf = 4 << 10
 
 // maxScanWorkers bounds the goroutines that scan /proc. The work is
@@ -174,7 +200,7 @@ func (r *resolver) visit(name string) {
 		return
 	}
 	if r.wantsUID(int(st.Uid)) {
-		r.check(pid)
+		r.check(pid, false)
 	}
 }
 
@@ -246,6 +272,21 @@ func socketInode(link string) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	return parseSocketLink(target)
+}
+
+// socketInodeAt is socketInode for the link name in the directory dirfd.
+func socketInodeAt(dirfd int, name string) (uint64, bool) {
+	var buf [64]byte // "socket:[N]" is at most 30 bytes; longer is not a socket
+	n, err := unix.Readlinkat(dirfd, name, buf[:])
+	if err != nil || n >= len(buf) {
+		return 0, false
+	}
+	return parseSocketLink(string(buf[:n]))
+}
+
+// parseSocketLink returns N from a "socket:[N]" link target.
+func parseSocketLink(target string) (uint64, bool) {
 	digits, ok := strings.CutPrefix(target, "socket:[")
 	if !ok {
 		return 0, false

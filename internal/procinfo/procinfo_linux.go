@@ -59,14 +59,34 @@ func ReadOwner(pid int) (Info, error) {
 	if pid <= 0 {
 		return Info{}, fmt.Errorf("reading process %d: invalid pid", pid)
 	}
-	dir := procDir(pid)
-	st, err := statOf(dir)
+	// One handle on the process's directory: the three files are read
+	// relative to it, and should the pid die and be reused meanwhile, the
+	// handle still names the old process and the reads fail (ESRCH)
+	// instead of describing the new one.
+	dirfd, err := unix.Open(procDir(pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading process %d: %w", pid, notExist(&os.PathError{Op: "open", Path: procDir(pid), Err: err}))
+	}
+	defer unix.Close(dirfd)
+	data, err := readSmallAt(dirfd, "stat", maxStat)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, notExist(err))
+	}
+	st, err := parseStat(data)
 	if err != nil {
 		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, err)
 	}
 	info := Info{PID: pid, UID: -1, StartTime: st.start, Zombie: st.zombie}
-	if err := readArgvExe(dir, &info); err != nil {
-		return Info{}, fmt.Errorf("reading process %d: %w", pid, err)
+	data, err = readSmallAt(dirfd, "cmdline", maxCmdline)
+	switch {
+	case err == nil:
+		info.Argv, info.ArgvReadable = splitArgv(data), true
+	case vanished(err):
+		return Info{}, fmt.Errorf("reading cmdline of process %d: %w", pid, notExist(err))
+	}
+	var buf [unix.PathMax]byte
+	if n, err := unix.Readlinkat(dirfd, "exe", buf[:]); err == nil && n < len(buf) {
+		info.Exe = string(buf[:n])
 	}
 	return info, nil
 }
@@ -227,7 +247,12 @@ func realUID(dir string) (int, error) {
 // readSmall reads up to limit bytes of a /proc file with open, read and
 // close. Errors are *os.PathError, so errors.Is works as with os.ReadFile.
 func readSmall(path string, limit int) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	return readSmallAt(unix.AT_FDCWD, path, limit)
+}
+
+// readSmallAt is readSmall for path relative to the directory dirfd.
+func readSmallAt(dirfd int, path string, limit int) ([]byte, error) {
+	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

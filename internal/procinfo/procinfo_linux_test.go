@@ -104,6 +104,9 @@ func TestRead_VanishedPIDIsNotExist(t *testing.T) {
 	if _, err := Read(pid); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Read of a reaped pid: err = %v, want os.ErrNotExist", err)
 	}
+	if _, err := ReadOwner(pid); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadOwner of a reaped pid: err = %v, want os.ErrNotExist", err)
+	}
 	if Alive(pid) {
 		t.Error("Alive is true for a reaped pid")
 	}
