@@ -141,3 +141,13 @@ func TestResolverCheck_FindsHighDescriptor(t *testing.T) {
 		}
 	}
 }
+
+// The health request goes out exactly as net/http writes it: GET with a
+// loopback Host, no keep-alive.
+func TestHealthRequestWire(t *testing.T) {
+	req, raw := healthRequest()
+	want := "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: spec-kitty-probe\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+	if string(raw) != want || req.Method != "GET" || !req.Close {
+		t.Errorf("health request on the wire = %q, want %q", raw, want)
+	}
+}
