@@ -7,14 +7,13 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
-	"github.com/spec-kitty/spec-kitty/internal/memtrim"
 )
 
-// trimQuiet is how long the daemon waits after its start-up, and after the
-// last request of a burst, before it gives memory back: long enough that a
-// scan or a CLI session is over, short enough that the daemon is small again
-// well within 10 s of a load (SPEC §14). One timer, armed by requests: an
-// idle daemon does not wake for it.
+// trimQuiet is how long the daemon waits after its start-up, after the last
+// request of a burst and after each retirement tick, before it gives memory
+// back: long enough that a scan or a CLI session is over, short enough that
+// the daemon is small again well within 10 s of a load (SPEC §14). One
+// timer, armed by that activity: an idle daemon does not wake for it.
 const trimQuiet = 2 * time.Second
 
 func (d *Daemon) routes() http.Handler {
@@ -24,9 +23,8 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /api/auth/challenge", d.control.HandleChallenge)
 	mux.HandleFunc("POST /api/sync/publish", d.handlePublish)
 	mux.HandleFunc("POST /api/sync/trigger", d.handleTrigger)
-	trim := memtrim.Start(trimQuiet)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		trim.Touch()
+		d.trim.Touch()
 		mux.ServeHTTP(w, r)
 	})
 }
