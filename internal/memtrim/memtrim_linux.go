@@ -14,7 +14,10 @@ import (
 // never written, MADV_DONTNEED only removes the page-table entries: the
 // next use faults the same bytes back in from the page cache, and nothing
 // is lost. Writable mappings (data, bss, heap) are left alone, since there
-// it would discard what the program wrote.
+// it would discard what the program wrote. This creates no new hazard: the
+// kernel itself drops such clean pages whenever it needs memory, and
+// refaults them from the same file (which cannot be written while it runs,
+// ETXTBSY, and is only ever replaced by a rename, keeping this inode).
 func dropImagePages() {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
