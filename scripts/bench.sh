@@ -222,6 +222,7 @@ mkdir -p "$OUT/bin"
   echo "go: $(go version)"
   echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "uptime before: $(uptime)"
   echo "hyperfine: $(hyperfine --version)"
 } | tee "$OUT/machine.txt"
 
@@ -291,7 +292,7 @@ summary() {
 echo "== waiting for the port lock $LOCK"
 # flock -o: the lock is held by flock itself, not inherited by the daemons.
 flock -o "$LOCK" "$0" __locked "$OUT"
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+{ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"; echo "uptime after: $(uptime)"; } | tee -a "$OUT/machine.txt"
 summary "$OUT" | tee "$OUT/summary.md"
 echo "== results in $OUT (summary.md, idle.txt, go-*.txt, hf-*.json)"
 [ -s "$OUT/failures.txt" ] && { echo "== some benchmarks failed:"; cat "$OUT/failures.txt"; exit 1; }
