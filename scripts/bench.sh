@@ -32,6 +32,9 @@ IDLE_SETTLE=${IDLE_SETTLE:-5}    # seconds before reading an idle daemon
 IDLE_WINDOW=${IDLE_WINDOW:-10}   # seconds of one wakeup window
 IDLE_WINDOWS=${IDLE_WINDOWS:-6}  # windows: 60 s spans two 30 s retirement ticks
 BYSTANDERS=${BYSTANDERS:-2000}   # unrelated processes for the busy-machine scan
+FLOOR_ROUNDS=${FLOOR_ROUNDS:-3}  # alternating doctor/floor blocks of HF_RUNS each
+LOAD_N=${LOAD_N:-1000}           # health requests before the after-load memory figure
+AFTER_LOAD=${AFTER_LOAD:-10}     # seconds between the load and that figure
 
 # cleanup kills, by PID, every process phase2 started: the daemons it
 # spawned (only while they still carry this run's work dir in argv, so a
@@ -120,17 +123,29 @@ phase2() {
   # Reuse path: a healthy recorded daemon of this version, then `sync start`.
   SPEC_KITTY_HOME=$idle "$bin" sync start >/dev/null 2>&1
   SPEC_KITTY_HOME=$idle hf reuse "$HF_RUNS" "$bin sync start"
+  # The same against a daemon that has been quiet long enough to give its
+  # memory back (syncd's trim after 2 s): the first request pages it in.
+  SPEC_KITTY_HOME=$idle hf reuse-quiet "$HF_SLOW_RUNS" --prepare "sleep 2.5" "$bin sync start"
 
-  # Idle daemon: RSS after it settles, context switches of all its threads
-  # and CPU ticks over consecutive windows.
-  local ipid
+  # Idle daemon: RSS and private memory after it settles, context switches
+  # of all its threads and CPU ticks over consecutive windows; then the same
+  # memory figures right after $LOAD_N health requests (fresh connections,
+  # 4 at a time) and $AFTER_LOAD seconds later.
+  local ipid iport
   ipid=$(SPEC_KITTY_HOME=$idle "$bin" sync status --json | jq -r .pid)
+  iport=$(SPEC_KITTY_HOME=$idle "$bin" sync status --json | jq -r .port)
   sleep "$IDLE_SETTLE"
   ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/_ctxt_switches/ {s += $2} END {print s}'; }
   cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  # mem PID LABEL: "LABEL: rss N kB, private N kB, anon N kB" (smaps_rollup:
+  # private = Private_Clean + Private_Dirty; anon = AnonHugePages excluded).
+  mem() {
+    echo "$2: rss $(awk '/^VmRSS/ {print $2}' "/proc/$1/status") kB, private $(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup") kB, anon $(awk '/^Anonymous:/ {print $2}' "/proc/$1/smaps_rollup") kB"
+  }
   {
     echo "pid $ipid"
-    grep -E '^(VmRSS|VmHWM|Threads)' "/proc/$ipid/status"
+    grep -E '^(VmHWM|Threads)' "/proc/$ipid/status"
+    mem "$ipid" "idle ${IDLE_SETTLE}s"
     for w in $(seq 1 "$IDLE_WINDOWS"); do
       local c0 t0 c1 t1
       c0=$(ctxsw "$ipid"); t0=$(cputicks "$ipid")
@@ -138,7 +153,11 @@ phase2() {
       c1=$(ctxsw "$ipid"); t1=$(cputicks "$ipid")
       echo "window $w: $((c1 - c0)) context switches, $((t1 - t0)) CPU ticks in ${IDLE_WINDOW}s"
     done
-    grep -E '^VmRSS' "/proc/$ipid/status" | sed 's/^/after: /'
+    mem "$ipid" "idle $((IDLE_SETTLE + IDLE_WINDOW * IDLE_WINDOWS))s"
+    "$out/bin/healthload" -port "$iport" -n "$LOAD_N"
+    mem "$ipid" "after $LOAD_N health requests"
+    sleep "$AFTER_LOAD"
+    mem "$ipid" "${AFTER_LOAD}s after the load"
   } | tee "$out/idle.txt" | sed 's/^/  idle: /'
   SPEC_KITTY_HOME=$idle "$bin" sync stop >/dev/null 2>&1 || true
 
@@ -157,6 +176,17 @@ phase2() {
   SPEC_KITTY_HOME=$scope SPEC_KITTY_LISTENER_SOURCE=lsof hf doctor-18-lsof "$HF_RUNS" "$bin auth doctor --json"
   hf lsof-18 "$HF_RUNS" "lsof -nP -iTCP:9400-9449 -sTCP:LISTEN -F pcn"
   SPEC_KITTY_HOME=$scope SPEC_KITTY_LISTENER_SOURCE=none hf doctor-18-none "$HF_RUNS" "$bin auth doctor --json"
+
+  # The floor (bench/floor): the least real work for the same answer, in
+  # alternating blocks with the real command, so both see the same load.
+  local r args=()
+  for r in $(seq 1 "$FLOOR_ROUNDS"); do
+    args+=(-n "doctor-$r" "$bin auth doctor --json" -n "floor-$r" "$out/bin/floor")
+  done
+  SPEC_KITTY_HOME=$scope hyperfine -N --style none --warmup 3 --runs "$HF_RUNS" --export-json "$out/hf-floor.json" "${args[@]}" >/dev/null 2>>"$out/hyperfine.log"
+  jq -r '[.results[] | {n: .command, m: .median}] as $r
+    | range(0; $r | length; 2) as $i
+    | "  round \($i / 2 + 1): doctor \($r[$i].m * 1000 * 100 | round / 100) ms, floor \($r[$i + 1].m * 1000 * 100 | round / 100) ms, ratio \($r[$i].m / $r[$i + 1].m * 100 | round / 100)"' "$out/hf-floor.json" | tee "$out/floor.txt"
 
   # The same with $BYSTANDERS unrelated processes on the machine.
   local i
@@ -197,10 +227,13 @@ mkdir -p "$OUT/bin"
   echo "go: $(go version)"
   echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "uptime before: $(uptime)"
   echo "hyperfine: $(hyperfine --version)"
 } | tee "$OUT/machine.txt"
 
-go build -o "$OUT/bin/spec-kitty" ./cmd/spec-kitty
+CGO_ENABLED=0 go build -o "$OUT/bin/spec-kitty" ./cmd/spec-kitty
+CGO_ENABLED=0 go build -o "$OUT/bin/floor" ./bench/floor
+CGO_ENABLED=0 go build -o "$OUT/bin/healthload" ./bench/healthload
 
 echo "== in-process measurements (go test -bench)"
 go test -run '^$' -bench '^BenchmarkClassify$' -benchtime 10000x -count 5 ./internal/classify | tee "$OUT/go-classify.txt" | grep '^Benchmark'
@@ -238,15 +271,33 @@ summary() {
       if (med != "") printf "| %s | go test -bench | %s | %.2f ms | %s – %.2f ms |\n", name, $2, med, (lo == "" ? "?" : sprintf("%.2f", lo)), hi
     }' "$out/go-live.txt"
   for f in "$out"/hf-*.json; do
+    [ "$(basename "$f")" = hf-floor.json ] && continue
     jq -r --arg n "$(basename "$f" .json | sed 's/^hf-//')" '.results[0] |
       "| \($n) | hyperfine -N | \(.times | length) | \(.median * 1000 * 100 | round / 100) ms | \(.min * 1000 * 100 | round / 100) – \(.max * 1000 * 100 | round / 100) ms |"' "$f"
   done
+  if [ -s "$out/hf-floor.json" ]; then
+    echo
+    echo "| doctor/floor, 18 daemons (hyperfine -N, alternating blocks) | doctor median | floor median | ratio |"
+    echo "|---|---|---|---|"
+    jq -r '[.results[] | .median] as $m | range(0; $m | length; 2) as $i
+      | "| round \($i / 2 + 1) | \($m[$i] * 1000 * 100 | round / 100) ms | \($m[$i + 1] * 1000 * 100 | round / 100) ms | \($m[$i] / $m[$i + 1] * 100 | round / 100) |"' "$out/hf-floor.json"
+    jq -r '[.results[] | select(.command | startswith("doctor")) | .times[]] as $d
+      | [.results[] | select(.command | startswith("floor")) | .times[]] as $f
+      | def med: sort | .[(length / 2 | floor)];
+      "| all rounds pooled | \($d | med * 1000 * 100 | round / 100) ms | \($f | med * 1000 * 100 | round / 100) ms | \(($d | med) / ($f | med) * 100 | round / 100) |"' "$out/hf-floor.json"
+  fi
+  if [ -s "$out/idle.txt" ]; then
+    echo
+    echo "| daemon memory (/proc/<pid>/status VmRSS; /proc/<pid>/smaps_rollup) |"
+    echo "|---|"
+    grep -E 'kB|window' "$out/idle.txt" | sed 's/^/| /; s/$/ |/'
+  fi
 }
 
 echo "== waiting for the port lock $LOCK"
 # flock -o: the lock is held by flock itself, not inherited by the daemons.
 flock -o "$LOCK" "$0" __locked "$OUT"
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+{ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"; echo "uptime after: $(uptime)"; } | tee -a "$OUT/machine.txt"
 summary "$OUT" | tee "$OUT/summary.md"
 echo "== results in $OUT (summary.md, idle.txt, go-*.txt, hf-*.json)"
 [ -s "$OUT/failures.txt" ] && { echo "== some benchmarks failed:"; cat "$OUT/failures.txt"; exit 1; }

@@ -5,6 +5,8 @@
 # themselves with a machine-wide lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Build and test as released: static, no cgo (pure-Go resolver and os/user).
+export CGO_ENABLED=0
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

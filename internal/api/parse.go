@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -22,6 +23,17 @@ func ParseHealth(body []byte) (*Health, []string, error) {
 	if len(body) > MaxHealthBytes {
 		return nil, nil, fmt.Errorf("%w: %d bytes is more than %d", ErrNotHealth, len(body), MaxHealthBytes)
 	}
+	// The common case, a well-formed object, is decoded once; its keys are
+	// then read off the (now known valid) text. Anything else takes the
+	// general path below, which explains what is wrong.
+	var h Health
+	if json.Unmarshal(body, &h) == nil {
+		if keys, ok := topLevelKeys(body); ok {
+			if _, found := slices.BinarySearch(keys, "status"); found {
+				return &h, keys, nil
+			}
+		}
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrNotHealth, err)
@@ -34,7 +46,7 @@ func ParseHealth(body []byte) (*Health, []string, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var h Health
+	h = Health{}
 	if err := json.Unmarshal(body, &h); err != nil {
 		return nil, keys, fmt.Errorf("%w: %v", ErrNotHealth, err)
 	}
@@ -65,4 +77,65 @@ func ParseOwnerRecord(data []byte) (OwnerRecord, error) {
 		return o, errors.New("malformed owner record: pid or port missing")
 	}
 	return o, nil
+}
+
+// topLevelKeys returns the sorted, distinct keys of the JSON object in
+// body, which must be valid JSON. It reports false when body is not an
+// object or a key cannot be decoded.
+func topLevelKeys(body []byte) ([]string, bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, false
+	}
+	var keys []string
+	depth := 0
+	expectKey := false
+	for ; i < len(body); i++ {
+		switch c := body[i]; c {
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			end := stringEnd(body, i)
+			if end < 0 {
+				return nil, false
+			}
+			if depth == 1 && expectKey {
+				var k string
+				if json.Unmarshal(body[i:end+1], &k) != nil {
+					return nil, false
+				}
+				keys = append(keys, k)
+				expectKey = false
+			}
+			i = end
+		}
+	}
+	sort.Strings(keys)
+	return slices.Compact(keys), true
+}
+
+// stringEnd returns the index of the quote closing the JSON string that
+// opens at body[start], or -1.
+func stringEnd(body []byte, start int) int {
+	for j := start + 1; j < len(body); j++ {
+		switch body[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }

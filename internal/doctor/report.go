@@ -14,7 +14,9 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
+	"github.com/spec-kitty/spec-kitty/internal/probe"
 	"github.com/spec-kitty/spec-kitty/internal/session"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
 // Commands named by findings and hints.
@@ -85,12 +87,29 @@ func (s *Scan) daemon(ctx context.Context) api.DoctorDaemon {
 	}
 	rec := *s.Singleton
 	d := api.DoctorDaemon{PID: &rec.PID, Port: &rec.Port}
-	verdict, h := lifecycle.Inspect(ctx, s.Layout, rec)
+	verdict, h := s.inspect(ctx, rec)
 	d.Active = verdict == lifecycle.Healthy
 	if h != nil {
 		d.PackageVersion, d.ProtocolVersion = &h.PackageVersion, &h.ProtocolVersion
 	}
 	return d
+}
+
+// inspect checks the recorded daemon with the answer its port gave the scan
+// a moment ago, so a frozen daemon costs the scan's one health timeout and
+// not a second one. Only a port the scan did not cover is asked again.
+func (s *Scan) inspect(ctx context.Context, rec statefile.Record) (lifecycle.Verdict, *api.Health) {
+	if !api.SyncRange.Contains(rec.Port) {
+		return lifecycle.Inspect(ctx, s.Layout, rec)
+	}
+	ev, ok := s.evidence[rec.Port]
+	switch {
+	case !ok:
+		return lifecycle.InspectAnswer(ctx, s.Layout, rec, nil, fmt.Errorf("port %d: %w", rec.Port, probe.ErrNotListening))
+	case ev.Health == nil:
+		return lifecycle.InspectAnswer(ctx, s.Layout, rec, nil, fmt.Errorf("port %d: %w", rec.Port, probe.ErrNoAnswer))
+	}
+	return lifecycle.InspectAnswer(ctx, s.Layout, rec, ev.Health, nil)
 }
 
 func findings(s *Scan, rep api.DoctorReport) []api.Finding {

@@ -251,8 +251,15 @@ const (
 // Inspect checks a recorded daemon: alive, answering health as this scope's
 // sync daemon with the recorded pid and port, and holding the token.
 func Inspect(ctx context.Context, layout paths.Layout, rec statefile.Record) (Verdict, *api.Health) {
+	h, err := client.New(rec.Port).Health(ctx)
+	return InspectAnswer(ctx, layout, rec, h, err)
+}
+
+// InspectAnswer is Inspect with the health exchange already done (h, or
+// err when there was no health answer), for a caller that has just probed
+// the port: a wedged daemon then costs its one timeout, not a second one.
+func InspectAnswer(ctx context.Context, layout paths.Layout, rec statefile.Record, h *api.Health, err error) (Verdict, *api.Health) {
 	c := client.New(rec.Port)
-	h, err := c.Health(ctx)
 	if err != nil {
 		if !pidAlive(rec.PID) {
 			return Dead, nil

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
@@ -169,8 +171,8 @@ func exchange(ctx context.Context, conn net.Conn, port int, timeout time.Duratio
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	req := healthRequest(port)
-	if err := req.Write(conn); err != nil {
+	req, raw := healthRequest()
+	if _, err := conn.Write(raw); err != nil {
 		a.err = fmt.Errorf("sending health request to port %d: %w", port, err)
 		return
 	}
@@ -198,11 +200,12 @@ func exchange(ctx context.Context, conn net.Conn, port int, timeout time.Duratio
 	}
 }
 
-// healthRequest is GET /api/health with a loopback Host and no keep-alive.
-func healthRequest(port int) *http.Request {
-	return &http.Request{
+// healthRequest is GET /api/health with a loopback Host and no keep-alive,
+// and its bytes on the wire: the same for every port, so it is encoded once.
+var healthRequest = sync.OnceValues(func() (*http.Request, []byte) {
+	req := &http.Request{
 		Method:     http.MethodGet,
-		URL:        &url.URL{Scheme: "http", Host: net.JoinHostPort(probeHost, strconv.Itoa(port)), Path: healthPath},
+		URL:        &url.URL{Scheme: "http", Host: probeHost, Path: healthPath},
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
@@ -210,4 +213,9 @@ func healthRequest(port int) *http.Request {
 		Host:       probeHost,
 		Close:      true,
 	}
-}
+	var b bytes.Buffer
+	if err := req.Write(&b); err != nil {
+		panic(fmt.Sprintf("encoding the health request: %v", err)) // a constant request
+	}
+	return req, b.Bytes()
+})

@@ -2,15 +2,17 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,11 +22,6 @@ const tcpListen = 0x0A
 
 // loopbackV4 is the address every probe connects to.
 var loopbackV4 = net.IPv4(127, 0, 0, 1)
-
-// procFS opens /proc once per process lifetime.
-var procFS = sync.OnceValues(func() (procfs.FS, error) {
-	return procfs.NewFS(procfs.DefaultMountPoint)
-})
 
 // listenLine is one listening TCP socket (from sock_diag or /proc/net/tcp).
 type listenLine struct {
@@ -43,11 +40,11 @@ type socket struct {
 
 // finder resolves the owners of one scan's listeners from the kernel's
 // socket table (sock_diag or /proc/net/tcp) and /proc/<pid>/fd. The table is
-// read once in the background while the ports are being probed, and once
-// more, later, only if a port that answered is missing from it (a daemon
-// that started listening mid-scan).
+// read first, to tell which ports to dial at all, and once more, later,
+// only if a port that answered is missing from it (a daemon that started
+// listening mid-scan).
 type finder struct {
-	early, late func() map[int]socket
+	early, late func() *table
 	euid        int
 
 	mode string // auto, sock_diag or procfs
@@ -55,6 +52,16 @@ type finder struct {
 	mu   sync.Mutex
 	used string   // the table that answered last
 	errs []string // why a table could not be read
+}
+
+// table is what one read of the listening sockets says about the scanned
+// ports.
+type table struct {
+	// socks holds, per port, the one socket that receives connections to
+	// 127.0.0.1 (absent when several tie, see pickSockets).
+	socks map[int]socket
+	// reach holds every port where some socket receives them.
+	reach map[int]bool
 }
 
 // newPlatformFinder is the Linux kernel finder: auto reads sock_diag and
@@ -72,7 +79,7 @@ func newFinderMode(ports []int, mode string) *finder {
 		want[p] = true
 	}
 	f := &finder{euid: os.Geteuid(), mode: mode}
-	table := func() map[int]socket {
+	read := func() *table {
 		lines, used, notes, err := listenLinesBy(mode)
 		f.note(used, notes, err)
 		if err != nil {
@@ -80,11 +87,39 @@ func newFinderMode(ports []int, mode string) *finder {
 			// a valid (and safe) answer, not a failed scan.
 			return nil
 		}
-		return pickSockets(lines, want)
+		return newTable(lines, want)
 	}
-	f.early, f.late = sync.OnceValue(table), sync.OnceValue(table)
-	go f.early()
+	f.early, f.late = sync.OnceValue(read), sync.OnceValue(read)
 	return f
+}
+
+func newTable(lines []listenLine, want map[int]bool) *table {
+	t := &table{socks: pickSockets(lines, want), reach: make(map[int]bool)}
+	for _, l := range lines {
+		if want[l.port] && reachTier(l.addr) > 0 {
+			t.reach[l.port] = true
+		}
+	}
+	return t
+}
+
+// dialPorts returns the ports of ports worth connecting to: those where
+// the listening-socket table shows a socket that receives connections to
+// 127.0.0.1. A refused connect costs a socket and a round of the poller
+// each, and most of a range is usually free. Without a table every port is
+// dialled, so no listener is ever missed for want of one.
+func (f *finder) dialPorts(ports []int) []int {
+	t := f.early()
+	if t == nil {
+		return ports
+	}
+	out := make([]int, 0, len(t.reach))
+	for _, p := range ports {
+		if t.reach[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (f *finder) note(used string, notes []string, err error) {
@@ -111,11 +146,16 @@ func (f *finder) report() SourceReport {
 
 // socket returns the listening socket of port.
 func (f *finder) socket(port int) (socket, bool) {
-	if s, ok := f.early()[port]; ok {
-		return s, true
+	if t := f.early(); t != nil {
+		if s, ok := t.socks[port]; ok {
+			return s, true
+		}
 	}
-	s, ok := f.late()[port]
-	return s, ok
+	if t := f.late(); t != nil {
+		s, ok := t.socks[port]
+		return s, ok
+	}
+	return socket{}, false
 }
 
 // hinted tries the pids that probably own port. It reports done when the
@@ -128,7 +168,7 @@ func (f *finder) hinted(port int, pids []int) (o owner, done bool) {
 	}
 	r := newResolver(map[int]socket{port: s}, f.euid)
 	for _, pid := range pids {
-		r.check(pid)
+		r.check(pid, true)
 	}
 	if h, ok := r.holder(s.inode); ok {
 		if o, ok := readOwner(h, s); ok {
@@ -189,31 +229,82 @@ func listenLinesBy(mode string) (lines []listenLine, used string, notes []string
 
 // procListenLines reads the listening sockets from /proc/net/tcp{,6}: the
 // fallback for kernels and sandboxes (gVisor, strict seccomp) that refuse
-// sock_diag. procfs deprecates these readers in favour of netlink, which is
-// what listenLines tries first.
+// sock_diag. A kernel without IPv6 has no tcp6 table; that is not a
+// failure.
 func procListenLines() ([]listenLine, error) {
-	fs, err := procFS()
+	v4, err := procNetTCP(procRoot + "/net/tcp")
 	if err != nil {
-		return nil, fmt.Errorf("opening /proc: %w", err)
+		return nil, err
 	}
-	//lint:ignore SA1019 fallback where sock_diag is refused; see above.
-	v4, err := fs.NetTCP()
-	if err != nil {
-		return nil, fmt.Errorf("reading /proc/net/tcp: %w", err)
-	}
-	// A kernel without IPv6 has no tcp6 table; that is not a failure.
-	//lint:ignore SA1019 fallback where sock_diag is refused; see above.
-	v6, err := fs.NetTCP6()
+	v6, err := procNetTCP(procRoot + "/net/tcp6")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading /proc/net/tcp6: %w", err)
+		return nil, err
 	}
+	return append(v4, v6...), nil
+}
+
+// procNetTCP reads the listening sockets of one /proc/net/tcp{,6} table.
+func procNetTCP(path string) ([]listenLine, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	lines, err := parseProcNetTCP(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return lines, nil
+}
+
+// parseProcNetTCP parses a /proc/net/tcp{,6} table, keeping listening
+// sockets only:
+//
+//	sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+//	 0: 0100007F:24D8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 219548 ...
+//
+// Addresses are the kernel's 32-bit words in hex, each in host byte order;
+// the port is big-endian hex.
+func parseProcNetTCP(data []byte) ([]listenLine, error) {
 	var out []listenLine
-	for _, l := range slices.Concat(v4, v6) {
-		if l.St == tcpListen {
-			out = append(out, listenLine{addr: l.LocalAddr, port: int(l.LocalPort), inode: l.Inode, uid: int(l.UID)})
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) == 0 {
+			continue // header, trailing newline
 		}
+		if len(f) < 10 {
+			return nil, fmt.Errorf("line %d: %d fields", i+1, len(f))
+		}
+		if st, err := strconv.ParseUint(f[3], 16, 8); err != nil || st != tcpListen {
+			continue
+		}
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
+		addr, okAddr := parseProcAddr(hexAddr)
+		port, errPort := strconv.ParseUint(hexPort, 16, 16)
+		uid, errUID := strconv.ParseUint(f[7], 10, 32)
+		inode, errInode := strconv.ParseUint(f[9], 10, 64)
+		if !ok || !okAddr || errPort != nil || errUID != nil || errInode != nil {
+			return nil, fmt.Errorf("line %d: malformed %q", i+1, line)
+		}
+		out = append(out, listenLine{addr: addr, port: int(port), inode: inode, uid: int(uid)})
 	}
 	return out, nil
+}
+
+// parseProcAddr decodes an address of /proc/net/tcp{,6}: 8 or 32 hex
+// digits, 32-bit words in host byte order.
+func parseProcAddr(h string) (net.IP, bool) {
+	if len(h) != 8 && len(h) != 32 {
+		return nil, false
+	}
+	ip := make(net.IP, len(h)/2)
+	for w := 0; w < len(h)/8; w++ {
+		v, err := strconv.ParseUint(h[w*8:w*8+8], 16, 32)
+		if err != nil {
+			return nil, false
+		}
+		binary.NativeEndian.PutUint32(ip[w*4:], uint32(v))
+	}
+	return ip, true
 }
 
 // reachTier ranks how a socket bound to ip receives a connection to

@@ -181,7 +181,7 @@ func TestResolveOwners_PortWithoutSocketIsUnknown(t *testing.T) {
 }
 
 // TestListenLines_SockDiagAgreesWithProc checks the fast netlink path
-// against procfs' reading of /proc/net/tcp{,6} on this machine.
+// against the reading of /proc/net/tcp{,6} on this machine.
 func TestListenLines_SockDiagAgreesWithProc(t *testing.T) {
 	listen(t, silent) // at least one listener of our own
 	type key struct {

@@ -87,7 +87,7 @@ func Scan(ctx context.Context, opts Options) ([]classify.Evidence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}
-	results := probeAll(ctx, ports, opts, f)
+	results := probeAll(ctx, f.dialPorts(ports), opts, f)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scanning ports: %w", err)
 	}

@@ -17,11 +17,6 @@ import (
 // procRoot holds one directory per process.
 const procRoot = "/proc"
 
-// fdBatch is how many fd names are read from /proc/<pid>/fd at a time, so
-// a process with thousands of descriptors is left as soon as the wanted
-// sockets are found.
-const fdBatch = 64
-
 // holder is where a socket inode was found: a pid and its fd number.
 type holder struct {
 	pid int
@@ -68,15 +63,18 @@ func (r *resolver) wantsUID(uid int) bool {
 	return r.byUID[uid] > 0 && r.mayInspect(uid)
 }
 
-// claim records that pid holds inode through fd, if inode is pending.
-func (r *resolver) claim(inode uint64, pid int, fd string) {
+// claim records that pid holds inode through fd, if inode is pending, and
+// reports whether it was.
+func (r *resolver) claim(inode uint64, pid int, fd string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if uid, ok := r.pending[inode]; ok {
+	uid, ok := r.pending[inode]
+	if ok {
 		delete(r.pending, inode)
 		r.byUID[uid]--
 		r.found[inode] = holder{pid: pid, fd: fd}
 	}
+	return ok
 }
 
 // holder returns where inode was found.
@@ -92,28 +90,67 @@ func (r *resolver) holder(inode uint64) (holder, bool) {
 // socket shared by several processes (inherited across a fork) is credited
 // to the first one found; its argv, not this choice, decides what the
 // classifier may do with it.
-func (r *resolver) check(pid int) {
+//
+// likely says the pid is expected to hold a socket (a verified hint is
+// about to be checked): its lowest descriptors are then looked up by number
+// first, which finds a daemon's listener without listing the directory (a
+// listing makes /proc build an entry for every descriptor). Whatever that
+// does not find, the full walk does.
+func (r *resolver) check(pid int, likely bool) {
 	if pid <= 0 || r.done() {
 		return
 	}
 	dir := procRoot + "/" + strconv.Itoa(pid) + "/fd"
-	f, err := os.Open(dir)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	for !r.done() {
-		names, err := f.Readdirnames(fdBatch)
-		for _, name := range names {
-			if inode, ok := socketInode(dir + "/" + name); ok {
-				r.claim(inode, pid, name)
+	defer unix.Close(fd)
+	found := func(name string) bool {
+		inode, ok := socketInodeAt(fd, name)
+		return ok && r.claim(inode, pid, name) && r.done()
+	}
+	guessed := 0
+	if likely {
+		for ; guessed < fdGuesses; guessed++ {
+			if found(strconv.Itoa(guessed)) {
+				return
 			}
 		}
-		if err != nil {
+	}
+	buf := make([]byte, fdDirentBuf)
+	var names []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
 			return
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
+		for _, name := range names {
+			if num, err := strconv.Atoi(name); err == nil && num < guessed {
+				continue // already looked at
+			}
+			if found(name) {
+				return // the rest of the descriptors cannot hold anything pending
+			}
 		}
 	}
 }
+
+// fdGuesses is how many of a likely holder's lowest descriptors are looked
+// up by number before its fd directory is listed: a daemon's listener is
+// among its first few (stdio, the poller, its log and queue files).
+const fdGuesses = 16
+
+// fdDirentBuf is the getdents buffer of an fd walk: about a hundred
+// entries per call, so a process with thousands of descriptors is left as
+// soon as the wanted sockets are found. The walk reads the fd directory
+// with plain syscalls, since os.Open would register each /proc directory
+// with the network poller first, and reads each link relative to it.
+const fdDirentBuf = 4 << 10
 
 // maxScanWorkers bounds the goroutines that scan /proc. The work is
 // syscalls on /proc: it scales with cores, and beyond a few workers they
@@ -163,7 +200,7 @@ func (r *resolver) visit(name string) {
 		return
 	}
 	if r.wantsUID(int(st.Uid)) {
-		r.check(pid)
+		r.check(pid, false)
 	}
 }
 
@@ -212,9 +249,11 @@ func (r *resolver) owners(socks map[int]socket) map[int]owner {
 // readOwner reads the process h names and keeps it only if it still holds
 // the socket afterwards. A pid cannot pass to a new process that already
 // holds this very socket, so the re-check proves the Info read in between
-// describes the socket's owner, not a process that reused its pid.
+// describes the socket's owner, not a process that reused its pid; that is
+// why one read of each /proc file is enough. The uid is the socket's, from
+// the kernel's socket table, so status is not read.
 func readOwner(h holder, s socket) (owner, bool) {
-	info, err := procinfo.Read(h.pid)
+	info, err := procinfo.ReadOwner(h.pid)
 	if err != nil || info.Zombie || !holds(h, s.inode) {
 		return owner{}, false
 	}
@@ -233,6 +272,21 @@ func socketInode(link string) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	return parseSocketLink(target)
+}
+
+// socketInodeAt is socketInode for the link name in the directory dirfd.
+func socketInodeAt(dirfd int, name string) (uint64, bool) {
+	var buf [64]byte // "socket:[N]" is at most 30 bytes; longer is not a socket
+	n, err := unix.Readlinkat(dirfd, name, buf[:])
+	if err != nil || n >= len(buf) {
+		return 0, false
+	}
+	return parseSocketLink(string(buf[:n]))
+}
+
+// parseSocketLink returns N from a "socket:[N]" link target.
+func parseSocketLink(target string) (uint64, bool) {
 	digits, ok := strings.CutPrefix(target, "socket:[")
 	if !ok {
 		return 0, false

@@ -79,6 +79,11 @@ type SourceReport struct {
 // ownerFinder resolves the owners of one scan's listeners. A source of
 // evidence is one implementation of it, chosen by name in newOwnerFinder.
 type ownerFinder interface {
+	// dialPorts narrows ports to those worth connecting to. A source
+	// whose table is system-wide (the kernel's) may leave out ports where
+	// nothing listens; any other source, or one that could not be read,
+	// returns every port, so the "probe every port" guarantee holds.
+	dialPorts(ports []int) []int
 	// hinted tries the pids that probably own port and reports whether
 	// the question is settled.
 	hinted(port int, pids []int) (owner, bool)

@@ -1,13 +1,15 @@
 package procinfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"sync"
+	"strconv"
+	"strings"
 	"syscall"
 
-	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
 )
 
 // readAttempts bounds how often Read starts over when the pid was reused
@@ -19,10 +21,18 @@ const readAttempts = 2
 // errRaced reports that the start time changed during one read.
 var errRaced = errors.New("process changed while it was read")
 
-// procFS opens /proc once per process lifetime.
-var procFS = sync.OnceValues(func() (procfs.FS, error) {
-	return procfs.NewFS(procfs.DefaultMountPoint)
-})
+// The files under /proc/<pid> are read with plain open/read/close: os.Open
+// would also try to register each one with the network poller and query its
+// flags (three more syscalls per file), and a scan reads dozens of them.
+
+// maxStat bounds /proc/<pid>/stat: 52 numbers and a command name of at most
+// 64 bytes fit in well under 1 KiB.
+const maxStat = 1 << 10
+
+// maxCmdline bounds the command line read. The kernel caps the argument
+// area far higher, but a spawn-shaped daemon's argv is a few hundred bytes;
+// beyond this the argv is cut, which is still readable evidence.
+const maxCmdline = 64 << 10
 
 // Read returns what /proc says about pid. A pid that does not exist (or
 // vanishes while being read) is an error wrapping os.ErrNotExist. A command
@@ -41,46 +51,102 @@ func Read(pid int) (Info, error) {
 	return Info{}, fmt.Errorf("reading process %d: %w", pid, ErrIdentityChanged)
 }
 
-// readOnce reads stat, cmdline, exe and status, then stat again: the two
-// start times agree only if every file in between described one process.
-func readOnce(pid int) (Info, error) {
-	proc, err := openProc(pid)
-	if err != nil {
-		return Info{}, fmt.Errorf("reading process %d: %w", pid, err)
+// ReadOwner is Read for a caller that already knows the owner's uid (the
+// socket's, from the kernel's socket table) and re-checks the identity
+// itself afterwards, as the listener prober does by reading the socket's fd
+// link again: it reads stat once, cmdline and exe, and leaves UID at -1.
+func ReadOwner(pid int) (Info, error) {
+	if pid <= 0 {
+		return Info{}, fmt.Errorf("reading process %d: invalid pid", pid)
 	}
-	st, err := proc.Stat()
+	// One handle on the process's directory: the three files are read
+	// relative to it, and should the pid die and be reused meanwhile, the
+	// handle still names the old process and the reads fail (ESRCH)
+	// instead of describing the new one.
+	dirfd, err := unix.Open(procDir(pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading process %d: %w", pid, notExist(&os.PathError{Op: "open", Path: procDir(pid), Err: err}))
+	}
+	defer unix.Close(dirfd)
+	data, err := readSmallAt(dirfd, "stat", maxStat)
 	if err != nil {
 		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, notExist(err))
 	}
-	info := Info{PID: pid, UID: -1, StartTime: st.Starttime}
-	argv, err := proc.CmdLine()
+	st, err := parseStat(data)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, err)
+	}
+	info := Info{PID: pid, UID: -1, StartTime: st.start, Zombie: st.zombie}
+	data, err = readSmallAt(dirfd, "cmdline", maxCmdline)
 	switch {
 	case err == nil:
-		info.Argv, info.ArgvReadable = argv, true
+		info.Argv, info.ArgvReadable = splitArgv(data), true
 	case vanished(err):
 		return Info{}, fmt.Errorf("reading cmdline of process %d: %w", pid, notExist(err))
 	}
-	// Executable reports a missing link (kernel thread, zombie) as "" and
-	// a permission error as an error: both leave Exe unknown.
-	if exe, err := proc.Executable(); err == nil {
-		info.Exe = exe
+	var buf [unix.PathMax]byte
+	if n, err := unix.Readlinkat(dirfd, "exe", buf[:]); err == nil && n < len(buf) {
+		info.Exe = string(buf[:n])
 	}
-	status, err := proc.NewStatus()
+	return info, nil
+}
+
+// readOnce reads stat, cmdline, exe and status, then stat again: the two
+// start times agree only if every file in between described one process.
+func readOnce(pid int) (Info, error) {
+	dir := procDir(pid)
+	st, err := statOf(dir)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, err)
+	}
+	info := Info{PID: pid, UID: -1, StartTime: st.start}
+	if err := readArgvExe(dir, &info); err != nil {
+		return Info{}, fmt.Errorf("reading process %d: %w", pid, err)
+	}
+	uid, err := realUID(dir)
 	switch {
 	case err == nil:
-		info.UID = int(status.UIDs[0])
+		info.UID = uid
 	case vanished(err):
 		return Info{}, fmt.Errorf("reading status of process %d: %w", pid, notExist(err))
 	}
-	again, err := proc.Stat()
+	again, err := statOf(dir)
 	if err != nil {
-		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, notExist(err))
+		return Info{}, fmt.Errorf("reading stat of process %d: %w", pid, err)
 	}
-	if again.Starttime != st.Starttime {
+	if again.start != st.start {
 		return Info{}, errRaced
 	}
-	info.Zombie = isZombie(again.State)
+	info.Zombie = again.zombie
 	return info, nil
+}
+
+// readArgvExe fills Argv and Exe. Only a process that vanished is an error;
+// what cannot be read is left unknown.
+func readArgvExe(dir string, info *Info) error {
+	data, err := readSmall(dir+"/cmdline", maxCmdline)
+	switch {
+	case err == nil:
+		info.Argv, info.ArgvReadable = splitArgv(data), true
+	case vanished(err):
+		return fmt.Errorf("reading cmdline: %w", notExist(err))
+	}
+	// A missing link (kernel thread, zombie) and a permission error both
+	// leave Exe unknown.
+	if exe, err := os.Readlink(dir + "/exe"); err == nil {
+		info.Exe = exe
+	}
+	return nil
+}
+
+// splitArgv splits a NUL-separated command line; an empty one (a kernel
+// thread) is an empty, readable argv.
+func splitArgv(data []byte) []string {
+	data = bytes.TrimRight(data, "\x00")
+	if len(data) == 0 {
+		return []string{}
+	}
+	return strings.Split(string(data), "\x00")
 }
 
 // Alive reports whether pid names a process that has not exited. A zombie
@@ -96,27 +162,119 @@ func Alive(pid int) bool {
 // readStat returns the start time and zombie state of pid; an error wraps
 // os.ErrNotExist when the process does not exist.
 func readStat(pid int) (start uint64, zombie bool, err error) {
-	proc, err := openProc(pid)
+	st, err := statOf(procDir(pid))
 	if err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("reading stat of process %d: %w", pid, err)
 	}
-	st, err := proc.Stat()
-	if err != nil {
-		return 0, false, fmt.Errorf("reading stat of process %d: %w", pid, notExist(err))
-	}
-	return st.Starttime, isZombie(st.State), nil
+	return st.start, st.zombie, nil
 }
 
-func openProc(pid int) (procfs.Proc, error) {
-	fs, err := procFS()
+func procDir(pid int) string { return "/proc/" + strconv.Itoa(pid) }
+
+// stat is what is used of /proc/<pid>/stat.
+type stat struct {
+	start  uint64
+	zombie bool
+}
+
+// statOf reads and parses dir/stat; a vanished process wraps
+// os.ErrNotExist.
+func statOf(dir string) (stat, error) {
+	data, err := readSmall(dir+"/stat", maxStat)
 	if err != nil {
-		return procfs.Proc{}, fmt.Errorf("opening /proc: %w", err)
+		return stat{}, notExist(err)
 	}
-	proc, err := fs.Proc(pid)
+	return parseStat(data)
+}
+
+// parseStat reads the state (field 3) and start time (field 22) of a
+// /proc/<pid>/stat line. The command name (field 2) is in parentheses and
+// may itself contain spaces and parentheses, so fields are counted from the
+// last ')'.
+func parseStat(data []byte) (stat, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 > len(data) {
+		return stat{}, errors.New("malformed stat: no command name")
+	}
+	rest := data[i+2:] // "S ppid pgrp ..."
+	var st stat
+	for field := 3; field <= 22; field++ {
+		end := bytes.IndexByte(rest, ' ')
+		if end < 0 {
+			end = len(rest)
+		}
+		tok := bytes.TrimSpace(rest[:end])
+		switch field {
+		case 3:
+			st.zombie = len(tok) == 1 && (tok[0] == 'Z' || tok[0] == 'X')
+		case 22:
+			v, err := strconv.ParseUint(string(tok), 10, 64)
+			if err != nil {
+				return stat{}, fmt.Errorf("malformed stat: start time %q", tok)
+			}
+			st.start = v
+			return st, nil
+		}
+		if end == len(rest) {
+			break
+		}
+		rest = rest[end+1:]
+	}
+	return stat{}, errors.New("malformed stat: too few fields")
+}
+
+// realUID reads the real uid from the Uid line of dir/status.
+func realUID(dir string) (int, error) {
+	data, err := readSmall(dir+"/status", 8<<10)
 	if err != nil {
-		return procfs.Proc{}, notExist(err)
+		return -1, err
 	}
-	return proc, nil
+	i := bytes.Index(data, []byte("\nUid:"))
+	if i < 0 {
+		return -1, errors.New("status has no Uid line")
+	}
+	f := bytes.Fields(data[i+len("\nUid:"):])
+	if len(f) == 0 {
+		return -1, errors.New("status has an empty Uid line")
+	}
+	uid, err := strconv.Atoi(string(f[0]))
+	if err != nil {
+		return -1, fmt.Errorf("status Uid %q: %w", f[0], err)
+	}
+	return uid, nil
+}
+
+// readSmall reads up to limit bytes of a /proc file with open, read and
+// close. Errors are *os.PathError, so errors.Is works as with os.ReadFile.
+func readSmall(path string, limit int) ([]byte, error) {
+	return readSmallAt(unix.AT_FDCWD, path, limit)
+}
+
+// readSmallAt is readSmall for path relative to the directory dirfd.
+func readSmallAt(dirfd int, path string, limit int) ([]byte, error) {
+	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, min(limit, 512))
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):min(cap(buf), limit)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
 }
 
 // exited asks the pidfd first (it fails once the process was reaped) and
@@ -128,9 +286,6 @@ func exited(p *Pinned) bool {
 	err := checkIdentity(p.id)
 	return errors.Is(err, os.ErrProcessDone) || errors.Is(err, ErrIdentityChanged)
 }
-
-// isZombie: Z is a zombie, X is dead (only seen for an instant).
-func isZombie(state string) bool { return state == "Z" || state == "X" }
 
 // vanished reports whether err means the process is gone: its /proc
 // directory disappeared (ENOENT) or the kernel refused a dying one (ESRCH).

@@ -104,6 +104,9 @@ func TestRead_VanishedPIDIsNotExist(t *testing.T) {
 	if _, err := Read(pid); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Read of a reaped pid: err = %v, want os.ErrNotExist", err)
 	}
+	if _, err := ReadOwner(pid); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadOwner of a reaped pid: err = %v, want os.ErrNotExist", err)
+	}
 	if Alive(pid) {
 		t.Error("Alive is true for a reaped pid")
 	}
@@ -239,5 +242,47 @@ func TestPin_SignalAndExited(t *testing.T) {
 func TestCurrentUID(t *testing.T) {
 	if got := CurrentUID(); got != os.Getuid() {
 		t.Errorf("CurrentUID() = %d, want %d", got, os.Getuid())
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	cases := []struct {
+		line   string
+		start  uint64
+		zombie bool
+		ok     bool
+	}{
+		{"1234 (spec-kitty) S 1 1234 1234 0 -1 4194560 1203 0 0 0 3 1 0 0 20 0 6 0 98765 1254 1 18446744073709551615", 98765, false, true},
+		// A command name may hold spaces and parentheses: fields count from the last ')'.
+		{"77 (a) b (c) d) Z 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0", 4242, true, true},
+		{"78 (x) X 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 17 0 0\n", 17, true, true},
+		{"79 (x) S 1 2 3", 0, false, false},
+		{"80 no parens S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20", 0, false, false},
+		{"81 (x) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 notanumber 0 0", 0, false, false},
+		{"", 0, false, false},
+	}
+	for _, c := range cases {
+		st, err := parseStat([]byte(c.line))
+		if (err == nil) != c.ok || st.start != c.start || st.zombie != c.zombie {
+			t.Errorf("parseStat(%q) = %+v, %v; want start %d zombie %v ok %v", c.line, st, err, c.start, c.zombie, c.ok)
+		}
+	}
+}
+
+// ReadOwner reads the same identity, argv and executable as Read, once,
+// and leaves the uid to the caller.
+func TestReadOwner_MatchesRead(t *testing.T) {
+	cmd := startSleeper(t)
+	full := mustRead(t, cmd.Process.Pid)
+	got, err := ReadOwner(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StartTime != full.StartTime || !slices.Equal(got.Argv, full.Argv) || !got.ArgvReadable ||
+		got.Exe != full.Exe || got.Zombie || got.UID != -1 || got.PID != cmd.Process.Pid {
+		t.Errorf("ReadOwner = %+v, Read = %+v", got, full)
+	}
+	if _, err := ReadOwner(0); err == nil {
+		t.Error("ReadOwner(0) succeeded")
 	}
 }

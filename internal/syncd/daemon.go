@@ -14,6 +14,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
+	"github.com/spec-kitty/spec-kitty/internal/memtrim"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/uploader"
@@ -54,6 +55,9 @@ type Daemon struct {
 
 	mu          sync.Mutex
 	lastAuthReq time.Time
+
+	// trim gives memory back once the daemon is quiet (http.go).
+	trim *memtrim.Trimmer
 }
 
 // New prepares a daemon; Run starts it.
@@ -73,6 +77,7 @@ func New(cfg Config) *Daemon {
 		lastAuthReq: now,
 	}
 	d.control = loopback.Control{Token: cfg.Token, Stop: d.requestStop, OnAuth: d.touch}
+	d.trim = memtrim.Start(trimQuiet)
 	return d
 }
 

@@ -3,10 +3,18 @@ package syncd
 import (
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
 )
+
+// trimQuiet is how long the daemon waits after its start-up, after the last
+// request of a burst and after each retirement tick, before it gives memory
+// back: long enough that a scan or a CLI session is over, short enough that
+// the daemon is small again well within 10 s of a load (SPEC §14). One
+// timer, armed by that activity: an idle daemon does not wake for it.
+const trimQuiet = 2 * time.Second
 
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -15,7 +23,10 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /api/auth/challenge", d.control.HandleChallenge)
 	mux.HandleFunc("POST /api/sync/publish", d.handlePublish)
 	mux.HandleFunc("POST /api/sync/trigger", d.handleTrigger)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.trim.Touch()
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Health returns the health payload. It never contains the token.

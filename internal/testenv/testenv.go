@@ -48,6 +48,8 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	binPath = filepath.Join(dir, "spec-kitty")
 	build := exec.Command("go", "build", "-o", binPath, "github.com/spec-kitty/spec-kitty/cmd/spec-kitty")
+	// Built as released: static, without cgo (README).
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	done := make(chan error, 1)
 	if err = build.Start(); err == nil {
