@@ -27,26 +27,47 @@ func dropImagePages() {
 	if err != nil {
 		return
 	}
+	textOnly := positionIndependent()
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
-		lo, hi, ok := readOnlyImage(sc.Bytes(), exe)
+		lo, hi, ok := readOnlyImage(sc.Bytes(), exe, textOnly)
 		if ok {
 			_, _, _ = unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_DONTNEED)
 		}
 	}
 }
 
+// positionIndependent reports whether the running executable is an ELF
+// ET_DYN (PIE) image, or cannot tell. In such an image the loader may have
+// written relocations into read-only data before making it read-only
+// (RELRO); dropping those pages would refault the unrelocated bytes, so
+// only executable mappings are dropped then.
+func positionIndependent() bool {
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	var hdr [18]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil || string(hdr[:4]) != "\x7fELF" {
+		return true
+	}
+	const etExec = 2
+	return hdr[16] != etExec || hdr[17] != 0 // e_type, little-endian
+}
+
 // readOnlyImage parses one /proc/self/maps line and returns its address
-// range when it is a private, non-writable mapping of the file exe.
+// range when it is a private, non-writable mapping of the file exe (with
+// textOnly, an executable one).
 //
 //	00400000-009b0000 r-xp 00000000 fe:00 9978370   /path/to/exe
-func readOnlyImage(line []byte, exe string) (lo, hi uintptr, ok bool) {
+func readOnlyImage(line []byte, exe string, textOnly bool) (lo, hi uintptr, ok bool) {
 	f := bytes.Fields(line)
 	if len(f) < 6 || string(bytes.Join(f[5:], []byte(" "))) != exe {
 		return 0, 0, false
 	}
 	perms := f[1]
-	if len(perms) != 4 || perms[1] != '-' || perms[3] != 'p' {
+	if len(perms) != 4 || perms[1] != '-' || perms[3] != 'p' || (textOnly && perms[2] != 'x') {
 		return 0, 0, false
 	}
 	addr := f[0]

@@ -1,6 +1,8 @@
 package memtrim
 
 import (
+	"debug/elf"
+	"os"
 	"strings"
 	"testing"
 )
@@ -24,10 +26,41 @@ func TestReadOnlyImage(t *testing.T) {
 		{"zz-009b0000 r-xp 00000000 fe:00 9978370 /opt/spec kitty/bin/spec-kitty", false, 0, 0},
 	}
 	for _, c := range cases {
-		lo, hi, ok := readOnlyImage([]byte(c.line), exe)
+		lo, hi, ok := readOnlyImage([]byte(c.line), exe, false)
 		if ok != c.ok || lo != c.lo || hi != c.hi {
 			t.Errorf("%q: got %x-%x %v, want %x-%x %v", c.line, lo, hi, ok, c.lo, c.hi, c.ok)
 		}
+	}
+}
+
+// In a position-independent image the loader may have written relocations
+// into read-only data (RELRO): only the text is dropped there.
+func TestReadOnlyImage_PIEKeepsRelocatedData(t *testing.T) {
+	exe := "/usr/bin/spec-kitty"
+	text := "555555554000-555555a00000 r-xp 00000000 fe:00 7 /usr/bin/spec-kitty"
+	relro := "555555a00000-555555b00000 r--p 004ac000 fe:00 7 /usr/bin/spec-kitty"
+	if _, _, ok := readOnlyImage([]byte(text), exe, true); !ok {
+		t.Error("PIE text is not dropped")
+	}
+	if _, _, ok := readOnlyImage([]byte(relro), exe, true); ok {
+		t.Error("PIE read-only data (possibly relocated) is dropped")
+	}
+}
+
+// The test binary's own ELF type is read: a default linux/amd64 build is
+// not PIE, so the answer must match what the ELF header says.
+func TestPositionIndependent_ReadsTheELFType(t *testing.T) {
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		t.Skip("no /proc/self/exe:", err)
+	}
+	defer f.Close()
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := positionIndependent(), ef.Type != elf.ET_EXEC; got != want {
+		t.Errorf("positionIndependent() = %v, ELF type %v", got, ef.Type)
 	}
 }
 
