@@ -52,7 +52,7 @@ func TestReadOnlyImage_PIEKeepsRelocatedData(t *testing.T) {
 func TestPositionIndependent_ReadsTheELFType(t *testing.T) {
 	f, err := os.Open("/proc/self/exe")
 	if err != nil {
-		t.Skip("no /proc/self/exe:", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	ef, err := elf.NewFile(f)
