@@ -383,3 +383,67 @@ func TestSyncE2E_ExpiredTokenRefreshedBeforeUpload(t *testing.T) {
 	requireRefreshedSession(t, e, "access-2", "refresh-2")
 	requireSame(t, "the upload after a refresh", before, snapshot(t, e, append(names, "auth/session.salt")))
 }
+
+// TestPythonFilesIntactAcrossGoCommands is the "Done when" for a
+// machine with both CLIs: over a runtime root holding the Python CLI's
+// login (its encrypted format, a live token) and its queues and project
+// stores, every Go command that has no reason to change them leaves
+// auth/session.json, auth/session.salt, auth/*.lock, queue.db, queues/,
+// projects/ and config.toml byte-identical — while the daemon uploads with
+// that login in the background.
+func TestPythonFilesIntactAcrossGoCommands(t *testing.T) {
+	e := testenv.New(t)
+	srv := newE2EServer(t, e, "access-1", "refresh-1")
+	names := append(pythonFiles(t, e, srv.URL), "auth/session.json", "auth/session.salt")
+	pythonSession(t, e, "access-1", "refresh-1", time.Now().Add(time.Hour))
+	before := snapshot(t, e, names)
+	project := newProjectDir(t)
+
+	var ids []string
+	step := func(wantCode int, args ...string) {
+		t.Helper()
+		r := e.Run(args...)
+		if r.Code != wantCode {
+			t.Fatalf("%v: exit %d, want %d\nstdout: %s\nstderr: %s", args, r.Code, wantCode, r.Stdout, r.Stderr)
+		}
+		requireSame(t, strings.Join(args, " "), before, snapshot(t, e, names))
+	}
+	publishStep := func(i int) {
+		t.Helper()
+		ids = append(ids, publishCLI(t, e, project, i))
+		requireSame(t, "sync publish", before, snapshot(t, e, names))
+	}
+
+	step(0, "sync", "start")
+	step(0, "sync", "start", "--json")
+	publishStep(0)
+	publishStep(1)
+	waitFor(t, 30*time.Second, "the uploads", func() bool { return len(srv.Delivered()) == len(ids) })
+	requireSame(t, "the daemon's uploads", before, snapshot(t, e, names))
+	step(0, "sync", "status")
+	step(0, "sync", "status", "--json")
+	step(0, "sync", "parked")
+	step(0, "sync", "parked", "--json")
+	step(0, "sync", "parked", "--retry")
+	step(0, "auth", "status", "--json")
+	step(0, "auth", "doctor")
+	step(0, "auth", "doctor", "--json")
+	step(0, "auth", "doctor", "--reset")
+	step(0, "auth", "doctor", "--reset", "--json")
+	step(0, "dashboard", "--project", project, "--json")
+	step(0, "dashboard", "--project", project)
+	step(0, "dashboard", "--project", project, "--stop")
+	step(0, "sync", "stop")
+	step(1, "sync", "status")
+	publishStep(2) // starts a new daemon, which drains as before
+	waitFor(t, 30*time.Second, "the last upload", func() bool { return len(srv.Delivered()) == len(ids) })
+	step(0, "sync", "stop")
+
+	requireDeliveredOnce(t, srv.Server, ids)
+	if refreshes, _, _ := srv.snapshot(); len(refreshes) != 0 {
+		t.Fatalf("a live token was refreshed: %+v", refreshes)
+	}
+	if got := decryptPythonSession(t, e); got["access_token"] != "access-1" || got["refresh_token"] != "refresh-1" {
+		t.Fatalf("the Python login changed: %v", got)
+	}
+}
