@@ -58,8 +58,8 @@ Errors are one line on stderr; data goes to stdout.`,
 
 // examples are the Example sections of every command that does not carry
 // its own (auth login, status and logout, sync publish and parked do), by
-// command path. They live here, next to the help topics, so every help page
-// is checked in one place (the live test TestOps_Help asks every command for its examples).
+// command path. They live here, next to the help topics; the live test
+// TestOps_Help asks every command for its examples.
 var examples = map[string]string{
 	"spec-kitty help": `  spec-kitty help sync status
   spec-kitty help environment
