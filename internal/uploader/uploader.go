@@ -270,21 +270,22 @@ func (u *Uploader) drain(ctx context.Context) (time.Duration, bool) {
 }
 
 // round sends one batch: events of one project, oldest first, within the
-// contract's limits.
+// contract's limits. The queue is read first, so a round with nothing to
+// send never refreshes the login.
 func (u *Uploader) round(ctx context.Context) (tally, error) {
-	creds, err := u.credentials(ctx)
-	if errors.Is(err, session.ErrNotLoggedIn) {
-		return tally{}, nil // events stay queued locally
-	}
-	if err != nil {
-		return tally{}, &failure{msg: "reading the session: " + err.Error()}
-	}
 	items, err := u.cfg.Queue.Peek(ctx, u.cfg.BatchSize)
 	if err != nil {
 		return tally{}, err
 	}
 	if len(items) == 0 {
 		return tally{}, nil
+	}
+	creds, err := u.credentials(ctx)
+	if errors.Is(err, session.ErrNotLoggedIn) {
+		return tally{}, nil // events stay queued locally
+	}
+	if err != nil {
+		return tally{}, &failure{msg: "reading the session: " + err.Error()}
 	}
 	batch, oversized := u.select_(items, creds.Team)
 	u.inflight.Store(true)

@@ -560,6 +560,9 @@ func TestBusy_RefreshFailureKeepsTheDaemon(t *testing.T) {
 	if r.u.Busy() || r.p.credCalls != 0 {
 		t.Fatalf("idle: Busy or asked for credentials %d times", r.p.credCalls)
 	}
+	if _, backingOff := r.u.drain(context.Background()); backingOff || r.p.credCalls != 0 {
+		t.Fatalf("a round with nothing to send asked for credentials %d times", r.p.credCalls)
+	}
 	r.publish(projectA, 1)
 	r.p.credErr = fmt.Errorf("%w: token endpoint unreachable", session.ErrRefreshRetry)
 	if !r.u.Busy() {

@@ -447,3 +447,52 @@ func TestPythonFilesIntactAcrossGoCommands(t *testing.T) {
 		t.Fatalf("the Python login changed: %v", got)
 	}
 }
+
+// TestSyncE2E_WaitsForAnotherCLIsRefresh: while another process (here the
+// test, as the Python CLI would) holds auth/refresh.lock and refreshes the
+// expired login, the daemon does not refresh on its own: once the lock is
+// released it finds the session the other wrote, uploads with that token,
+// and never calls the token endpoint — whose refresh token the other CLI
+// has already spent.
+func TestSyncE2E_WaitsForAnotherCLIsRefresh(t *testing.T) {
+	e := testenv.New(t)
+	srv := newE2EServer(t, e, "not-issued-yet", "refresh-1")
+	pythonFiles(t, e, srv.URL)
+	pythonSession(t, e, "access-1", "refresh-1", time.Now().Add(-time.Minute))
+	project := newProjectDir(t)
+
+	lock, err := os.OpenFile(e.Path("auth", "refresh.lock"), os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("taking refresh.lock: %v", err)
+	}
+	id := publishCLI(t, e, project, 0)
+	// Give the daemon time to reach the lock (the outcome below does not
+	// depend on whether it did; what it did meanwhile does).
+	time.Sleep(time.Second)
+	if refreshes, _, _ := srv.snapshot(); len(refreshes) != 0 || srv.Requests() != 0 {
+		t.Fatalf("while another process held refresh.lock: %d refreshes, %d batches", len(refreshes), srv.Requests())
+	}
+	// The other CLI's refresh: rotated tokens, written in the shared format.
+	srv.SetToken("access-py")
+	pythonSession(t, e, "access-py", "refresh-py", time.Now().Add(time.Hour))
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, 30*time.Second, "the event at the server", func() bool { return len(srv.Delivered()) == 1 })
+	requireDeliveredOnce(t, srv.Server, []string{id})
+	refreshes, tokens, _ := srv.snapshot()
+	if len(refreshes) != 0 {
+		t.Fatalf("the daemon refreshed although another process just had: %+v", refreshes)
+	}
+	if srv.Requests() != len(tokens) || len(tokens) == 0 || tokens[0] != "access-py" {
+		t.Fatalf("batches carried %v (%d requests); want only the other CLI's access-py", tokens, srv.Requests())
+	}
+	if got := decryptPythonSession(t, e); got["refresh_token"] != "refresh-py" {
+		t.Fatalf("the other CLI's login was overwritten: refresh %v", got["refresh_token"])
+	}
+}
