@@ -63,11 +63,13 @@ type Server struct {
 	seen       map[string]int // event_id -> times received
 	violations []string
 	batches    [][]string
+	validated  int            // envelopes checked against the schemas
+	extra      *http.ServeMux // other endpoints of the same server (HandleFunc)
 }
 
 // New starts a server that accepts bearer token and answers by script.
 func New(token string, script Script) *Server {
-	s := &Server{token: token, script: script, deliveries: map[string]int{}, seen: map[string]int{}}
+	s := &Server{token: token, script: script, deliveries: map[string]int{}, seen: map[string]int{}, extra: http.NewServeMux()}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	return s
 }
@@ -77,6 +79,15 @@ func (s *Server) SetScript(script Script) {
 	s.mu.Lock()
 	s.script = script
 	s.mu.Unlock()
+}
+
+// HandleFunc serves pattern (an http.ServeMux pattern) on the same server
+// besides the batch endpoint, for a test that needs the rest of the hosted
+// server at the same URL, such as its OAuth token endpoint.
+func (s *Server) HandleFunc(pattern string, fn http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.extra.HandleFunc(pattern, fn)
 }
 
 // SetToken replaces the token the server accepts.
@@ -93,6 +104,15 @@ func (s *Server) violate(format string, args ...any) {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != Path {
+		s.mu.Lock()
+		h, pattern := s.extra.Handler(r)
+		s.mu.Unlock()
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	if r.Method != http.MethodPost || r.URL.Path != Path {
 		s.violate("request to %s %s", r.Method, r.URL.Path)
 		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
@@ -140,6 +160,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		if err := schemaCheck(raw); err != nil {
 			s.violate("envelope breaks the schemas: %v", err)
 		}
+		s.mu.Lock()
+		s.validated++
+		s.mu.Unlock()
 		var m map[string]any
 		_ = json.Unmarshal(raw, &m)
 		id, _ := m["event_id"].(string)
@@ -323,6 +346,15 @@ func (s *Server) Batches() [][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([][]string(nil), s.batches...)
+}
+
+// Validated is how many envelopes were checked against event.schema.json
+// and their payload schema, valid or not: a test asserts it to show the
+// check ran on what it sent.
+func (s *Server) Validated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.validated
 }
 
 // Violations lists every way a request broke the contract.

@@ -36,7 +36,7 @@ func TestServer_FlagsContractViolations(t *testing.T) {
 	s := New("tok", nil)
 	defer s.Close()
 	good := strings.Replace(envelope, "%s", `{"error_type":"e","error_message":"m"}`, 1)
-	if code := post(t, s, `{"events":[`+good+`]}`); code != http.StatusOK || len(s.Violations()) != 0 {
+	if code := post(t, s, `{"events":[`+good+`]}`); code != http.StatusOK || len(s.Violations()) != 0 || s.Validated() != 1 {
 		t.Fatalf("valid batch: %d %v", code, s.Violations())
 	}
 	if s.Delivered()["01JMBY7K8N3QRVX2DPFG5HWT4E"] != 1 {

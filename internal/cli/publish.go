@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,11 +17,6 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/session"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
-
-// teamLookupTimeout bounds reading the session's team for the envelope. The
-// team is enrichment (the uploader fills it from the session it sends
-// with), so a slow session store must not hold up a publish.
-const teamLookupTimeout = 2 * time.Second
 
 // maxStdinPayload bounds a payload read from stdin: twice the largest
 // event, so an oversized one is refused by the size rule with its size,
@@ -119,7 +112,7 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 		Payload:       json.RawMessage(opts.Payload),
 		EventID:       opts.EventID,
 		Project:       project,
-		Team:          sessionTeam(cmd.Context(), eo),
+		Team:          sessionTeam(eo),
 	})
 	if err != nil {
 		return err // one line naming the field; nothing queued
@@ -160,13 +153,14 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 }
 
 // sessionTeam is the team of the current login, or "" when there is none
-// or it cannot be read in time.
-func sessionTeam(ctx context.Context, eo lifecycle.Options) string {
-	ctx, cancel := context.WithTimeout(ctx, teamLookupTimeout)
-	defer cancel()
-	creds, err := session.NewProvider(eo.Layout).Credentials(ctx)
-	if err != nil {
+// or it cannot be read. It only reads the session: a publish never
+// refreshes the login nor writes the Python CLI's files (the daemon
+// refreshes before it uploads, and the uploader fills the team from the
+// session it sends with where this left it empty).
+func sessionTeam(eo lifecycle.Options) string {
+	s, err := session.Load(eo.Layout.SessionFile())
+	if err != nil || s == nil {
 		return ""
 	}
-	return creds.Team
+	return s.Team
 }

@@ -40,15 +40,16 @@ func SyncOverview(layout paths.Layout, version, exe string) Overview {
 }
 
 // syncState is the healthy daemon's own account of its uploads; without
-// one, the queue depth read from the queue (read-only), as sync status does.
+// one, the queue depth and parked count read from the queue (read-only), as
+// sync status does.
 func syncState(ctx context.Context, layout paths.Layout, d api.DoctorDaemon) api.SyncStatus {
 	if d.Active && d.Port != nil {
 		if h, err := client.New(*d.Port).Health(ctx); err == nil && h.Sync != nil {
 			return *h.Sync
 		}
 	}
-	depth, _ := queue.ReadDepth(layout.QueueDB())
-	return api.SyncStatus{QueueDepth: depth}
+	counts, _ := queue.ReadCounts(layout.QueueDB())
+	return api.SyncStatus{QueueDepth: counts.Depth, Parked: counts.Parked}
 }
 
 // overviewCache runs at most one scan at a time and shares its result for

@@ -185,22 +185,25 @@ func (u *Uploader) Status() api.SyncStatus {
 // Busy reports whether the uploader has work: an upload in flight, or
 // events in the upload loop while logged in. Parked events are not work. A
 // daemon never retires while Busy; a queue that cannot be counted counts as
-// busy.
+// busy, and so does a login that could not be refreshed just now (only no
+// login at all means the events wait for someone to log in). The queue is
+// counted first, so an idle daemon never refreshes a token it has no use for.
 func (u *Uploader) Busy() bool {
 	if u.inflight.Load() {
 		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), busyCheckTimeout)
 	defer cancel()
-	if _, err := u.credentials(ctx); err != nil {
-		return false
-	}
 	n, err := u.cfg.Queue.Ready(ctx)
 	if err != nil {
 		u.log.Warn("counting queued events", "err", err)
 		return true
 	}
-	return n > 0
+	if n == 0 {
+		return false
+	}
+	_, err = u.credentials(ctx)
+	return !errors.Is(err, session.ErrNotLoggedIn)
 }
 
 // Run uploads until ctx ends. It starts with a round at once, since a
@@ -267,21 +270,22 @@ func (u *Uploader) drain(ctx context.Context) (time.Duration, bool) {
 }
 
 // round sends one batch: events of one project, oldest first, within the
-// contract's limits.
+// contract's limits. The queue is read first, so a round with nothing to
+// send never refreshes the login.
 func (u *Uploader) round(ctx context.Context) (tally, error) {
-	creds, err := u.credentials(ctx)
-	if errors.Is(err, session.ErrNotLoggedIn) {
-		return tally{}, nil // events stay queued locally
-	}
-	if err != nil {
-		return tally{}, &failure{msg: "reading the session: " + err.Error()}
-	}
 	items, err := u.cfg.Queue.Peek(ctx, u.cfg.BatchSize)
 	if err != nil {
 		return tally{}, err
 	}
 	if len(items) == 0 {
 		return tally{}, nil
+	}
+	creds, err := u.credentials(ctx)
+	if errors.Is(err, session.ErrNotLoggedIn) {
+		return tally{}, nil // events stay queued locally
+	}
+	if err != nil {
+		return tally{}, &failure{msg: "reading the session: " + err.Error()}
 	}
 	batch, oversized := u.select_(items, creds.Team)
 	u.inflight.Store(true)

@@ -39,11 +39,17 @@ type fakeProvider struct {
 	next      string // what Refresh hands out; "" fails the refresh
 	refreshes []string
 	loggedOut bool
+	credErr   error // returned by Credentials when set
+	credCalls int
 }
 
 func (p *fakeProvider) Credentials(context.Context) (session.Credentials, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.credCalls++
+	if p.credErr != nil {
+		return session.Credentials{}, p.credErr
+	}
 	if p.loggedOut {
 		return session.Credentials{}, fmt.Errorf("reading the session: %w", session.ErrNotLoggedIn)
 	}
@@ -542,6 +548,25 @@ func TestBusy_IgnoresParkedEvents(t *testing.T) {
 	}
 	if r.u.Busy() {
 		t.Error("Busy = true with only a parked event")
+	}
+}
+
+// TestBusy_RefreshFailureKeepsTheDaemon: a login that cannot be refreshed
+// just now (server unreachable, refresh.lock held) is still a login: the
+// daemon with events to send stays. An idle daemon does not even ask for
+// credentials, so it never refreshes a token it has no use for.
+func TestBusy_RefreshFailureKeepsTheDaemon(t *testing.T) {
+	r := newRig(t, nil)
+	if r.u.Busy() || r.p.credCalls != 0 {
+		t.Fatalf("idle: Busy or asked for credentials %d times", r.p.credCalls)
+	}
+	if _, backingOff := r.u.drain(context.Background()); backingOff || r.p.credCalls != 0 {
+		t.Fatalf("a round with nothing to send asked for credentials %d times", r.p.credCalls)
+	}
+	r.publish(projectA, 1)
+	r.p.credErr = fmt.Errorf("%w: token endpoint unreachable", session.ErrRefreshRetry)
+	if !r.u.Busy() {
+		t.Error("Busy = false with an event queued and a refresh that failed for now")
 	}
 }
 

@@ -67,30 +67,7 @@ func TestDashboard_PageInChromium(t *testing.T) {
 	e.ThirdPartyHTTP(ports[2], "somebody else's server")
 	dash := dashStart(t, e, e.NewProject())
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	// The first action starts the browser and must not carry a timeout;
-	// later ones are bounded.
-	if err := chromedp.Do(browser, chromedp.Navigate(dash.URL+"/")); err != nil {
-		t.Fatalf("loading %s in chromium: %v", dash.URL, err)
-	}
-	ctx, cancel := context.WithTimeout(browser, browserWait)
-	defer cancel()
+	browser, ctx := openPage(t, chromium, dash.URL+"/")
 
 	row := func(port int, class string) chromedp.CSS {
 		return chromedp.CSS(fmt.Sprintf(`#listeners tr[data-port="%d"][data-class=%q]`, port, class))
@@ -166,6 +143,90 @@ func TestDashboard_PageInChromium(t *testing.T) {
 		}
 	}
 	assertLiveSync(t, live)
+}
+
+// openPage loads url in headless Chromium and returns the browser context
+// and a context bounded by browserWait for the checks.
+func openPage(t *testing.T, chromium, url string) (browser, ctx context.Context) {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	// The first action starts the browser and must not carry a timeout;
+	// later ones are bounded.
+	if err := chromedp.Do(browser, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading %s in chromium: %v", url, err)
+	}
+	ctx, cancel := context.WithTimeout(browser, browserWait)
+	t.Cleanup(cancel)
+	return browser, ctx
+}
+
+// TestDashboard_PageShowsParkedEvents: events the server refuses for good
+// are on the page — the count, the command that lists them and the
+// doctor's finding — from the daemon's health while it runs and from the
+// queue file once it has stopped.
+func TestDashboard_PageShowsParkedEvents(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := testenv.New(t)
+	srv := newFakeServer(t)
+	srv.parkAll.Store(true)
+	login(t, e, srv.URL)
+	start(t, e)
+	publish(t, recorded(t, e), 2)
+	waitFor(t, 30*time.Second, "both events parked", func() bool {
+		var st api.StatusResult
+		e.MustJSON(&st, "sync", "status", "--json")
+		return st.Sync.Parked == 2
+	})
+	dash := dashStart(t, e, e.NewProject())
+	browser, ctx := openPage(t, chromium, dash.URL+"/")
+
+	parked := chromedp.CSS(`#daemon [data-field="parked"][data-tone="warn"]`)
+	read := func(what string, sel chromedp.CSS) string {
+		t.Helper()
+		txt, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			body, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
+		}
+		return txt
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#stat-daemon[data-state="active"]`)), chromedp.WaitVisible(parked)); err != nil {
+		body, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("the page never showed parked events: %v\npage text:\n%s", err, body)
+	}
+	if txt := read("parked row", parked); !strings.Contains(txt, "2 event(s)") || !strings.Contains(txt, "spec-kitty sync parked") {
+		t.Errorf("parked row = %q, want the count and the command", txt)
+	}
+	if txt := read("findings", chromedp.CSS(`#findings [data-finding="parked_events"]`)); !strings.Contains(txt, "spec-kitty sync parked") {
+		t.Errorf("parked_events finding = %q, want the command", txt)
+	}
+
+	// Without a daemon the page reads the count from the queue file.
+	if r := e.Run("sync", "stop"); r.Code != 0 {
+		t.Fatalf("sync stop: %d %s", r.Code, r.Stderr)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#stat-daemon[data-state="inactive"]`)), chromedp.WaitVisible(parked)); err != nil {
+		t.Fatalf("after sync stop: %v", err)
+	}
+	if txt := read("parked row without a daemon", parked); !strings.Contains(txt, "2 event(s)") {
+		t.Errorf("parked row without a daemon = %q, want 2", txt)
+	}
 }
 
 func assertLiveSync(t *testing.T, live api.StartResult) {

@@ -342,7 +342,7 @@ func TestDoctor_SchemaValidatesRealOutput(t *testing.T) {
 
 	e := testenv.New(t)
 	e.Vars[envTick] = "3600"
-	if r := e.RunWith(nil, "secret-token\n", "auth", "login", "--server", "https://sk.example.com", "--email", "u@example.com", "--team", "t"); r.Code != 0 {
+	if r := e.RunWith(nil, "secret-token\n", "auth", "login", "--with-token", "--server", "https://sk.example.com", "--email", "u@example.com", "--team", "t"); r.Code != 0 {
 		t.Fatalf("auth login: %d %s", r.Code, r.Stderr)
 	}
 	start(t, e)

@@ -70,7 +70,7 @@ func TestOps_Help(t *testing.T) {
 	}
 	for _, cmd := range [][]string{{}, {"version"}, {"sync"}, {"sync", "start"}, {"sync", "status"}, {"sync", "stop"},
 		{"sync", "logs"}, {"sync", "publish"}, {"auth"}, {"auth", "login"}, {"auth", "status"}, {"auth", "logout"},
-		{"auth", "doctor"}, {"dashboard"}, {"completion"}, {"completion", "bash"}, {"help"}} {
+		{"auth", "doctor"}, {"sync", "parked"}, {"dashboard"}, {"completion"}, {"completion", "bash"}, {"help"}} {
 		res := e.Run(append(cmd, "--help")...)
 		if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:\n  ") {
 			t.Errorf("spec-kitty %v --help: exit %d, no examples:\n%s", cmd, res.Code, res.Stdout)

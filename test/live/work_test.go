@@ -81,7 +81,7 @@ func newProjectDir(t *testing.T) string {
 
 func login(t *testing.T, e *testenv.Env, server string) {
 	t.Helper()
-	res := e.RunWith(nil, "server-token\n", "auth", "login", "--server", server, "--email", "u@example.com", "--team", "t")
+	res := e.RunWith(nil, "server-token\n", "auth", "login", "--with-token", "--server", server, "--email", "u@example.com", "--team", "t")
 	if res.Code != 0 {
 		t.Fatalf("auth login: %d %s", res.Code, res.Stderr)
 	}

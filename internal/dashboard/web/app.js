@@ -128,6 +128,9 @@ function renderDaemon(rep) {
   const sy = rep.sync || {};
   let queued = String(sy.queue_depth || 0) + ' event(s) waiting';
   if (sy.parked > 0) queued += ' (' + sy.parked + ' parked)';
+  const parked = sy.parked > 0
+    ? sy.parked + ' event(s) the server will not take, kept in the queue: spec-kitty sync parked'
+    : 'none';
   let status = 'none recorded';
   if (d.active) status = 'running and healthy';
   else if (d.pid !== null && d.pid !== undefined) status = 'recorded but not healthy';
@@ -138,6 +141,7 @@ function renderDaemon(rep) {
     ['Version', dash(d.package_version)],
     ['Protocol', dash(d.protocol_version)],
     ['Queue', queued, 'queue'],
+    ['Parked', parked, 'parked'],
     ['Last sync', syncWhen(sy.last_sync), 'last-sync'],
     ['Consecutive failures', String(sy.consecutive_failures || 0), 'failures'],
     ['Last upload error', sy.last_error ? sy.last_error : 'none', 'last-error'],
@@ -149,7 +153,7 @@ function renderDaemon(rep) {
   box.dataset.state = d.active ? 'active' : 'inactive';
   box.replaceChildren(...rows.flatMap(([k, v, id]) => [
     el('dt', { text: k }),
-    el('dd', { text: v, 'data-field': id, 'data-tone': id === 'last-error' && sy.last_error ? 'bad' : null }),
+    el('dd', { text: v, 'data-field': id, 'data-tone': id === 'last-error' && sy.last_error ? 'bad' : id === 'parked' && sy.parked > 0 ? 'warn' : null }),
   ]));
 }
 
