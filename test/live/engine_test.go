@@ -1,0 +1,104 @@
+package live
+
+import (
+	"context"
+	"testing"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/cleanup"
+	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/testenv"
+)
+
+// The cleanup engine against real daemons on real ports, at the moments
+// between its steps that a command cannot reach deterministically: the
+// Step hook runs after the pre-step check and before the intent line.
+
+// engineFor is an engine of this Env's scope that journals to its journal.
+func engineFor(e *testenv.Env) *cleanup.Engine {
+	return &cleanup.Engine{Family: api.FamilySync, Actor: "test", Journal: cleanup.NewJournal(e.Path("cleanup-journal.jsonl"))}
+}
+
+// pidCandidate is a safe_auto candidate for p as a scan with a working
+// listener source sees it: pid and start time known, token from its record.
+func pidCandidate(t *testing.T, p *testenv.Proc) cleanup.Candidate {
+	t.Helper()
+	info, err := procinfo.Read(p.PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fam := api.FamilySync
+	return cleanup.Candidate{
+		Record:   api.IdentityRecord{Port: p.Port, PID: &p.PID, DaemonFamily: &fam, CleanupClass: api.ClassSafeAuto, Reason: api.StaleVersion, IdentitySource: api.SourceHealth},
+		Identity: info.Identity(),
+		Token:    p.Token,
+	}
+}
+
+// tokenCandidate is the same daemon as the none source sees it: no pid, a
+// token proof, the token and the pid its own record names.
+func tokenCandidate(p *testenv.Proc) cleanup.Candidate {
+	fam := api.FamilySync
+	return cleanup.Candidate{
+		Record:      api.IdentityRecord{Port: p.Port, DaemonFamily: &fam, CleanupClass: api.ClassSafeAuto, Reason: api.StaleVersion, IdentitySource: api.SourceTokenProof},
+		Token:       p.Token,
+		ReportedPID: p.PID,
+	}
+}
+
+// TestEngine_DaemonThatExitsBeforeTheRequestIsSkipped: a daemon that goes
+// on its own between the pre-step check and the shutdown request (a daemon
+// retiring idle) refuses the request; nothing reached it, so it is skipped
+// "exited", not failed — with a known pid and with token proof alike
+// (SPEC §8; issue 12 defect 13 at the graceful step).
+func TestEngine_DaemonThatExitsBeforeTheRequestIsSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cand func(*testenv.Proc) cleanup.Candidate
+	}{
+		{"pid known", func(p *testenv.Proc) cleanup.Candidate { return pidCandidate(t, p) }},
+		{"token proof", tokenCandidate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := testenv.New(t)
+			d := e.SpawnDaemon(testenv.DaemonOpts{Port: testenv.FreePorts(t, api.SyncRange, 1)[0], Version: "3.2.2"})
+			eng := engineFor(e)
+			eng.Step = func(int, string) {
+				if !d.Exited() {
+					d.Kill(t)
+				}
+			}
+			out := eng.Clean(context.Background(), []cleanup.Candidate{tc.cand(d)})[0]
+			if out.Skipped == nil || out.Skipped.SkipReason != api.SkipExited {
+				t.Errorf("outcome swept %+v skipped %+v failed %+v; want skipped: exited", out.Swept, out.Skipped, out.Failed)
+			}
+			for _, j := range e.JournalAll() {
+				if j.Step != api.PathHTTPShutdown {
+					t.Errorf("journal %+v: a signal went to a daemon that had exited", j)
+				}
+			}
+		})
+	}
+}
+
+// TestEngine_TokenProofInterruptSendsNothing: an interrupt after the token
+// proof and before the shutdown request starts no step: no intent line, no
+// request, the daemon keeps running, the candidate fails "interrupted".
+func TestEngine_TokenProofInterruptSendsNothing(t *testing.T) {
+	e := testenv.New(t)
+	d := e.SpawnDaemon(testenv.DaemonOpts{Port: testenv.FreePorts(t, api.SyncRange, 1)[0], Version: "3.2.2"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng := engineFor(e)
+	eng.Step = func(int, string) { cancel() }
+	out := eng.Clean(ctx, []cleanup.Candidate{tokenCandidate(d)})[0]
+	if out.Failed == nil || out.Failed.FailureReason != cleanup.FailInterrupted {
+		t.Errorf("outcome swept %+v skipped %+v failed %+v; want failed: interrupted", out.Swept, out.Skipped, out.Failed)
+	}
+	if j := e.JournalAll(); len(j) != 0 {
+		t.Errorf("journal %+v, want nothing: no step was started", j)
+	}
+	if !d.Alive() || !testenv.Listening(d.Port) {
+		t.Error("the daemon was stopped after the interrupt")
+	}
+}
