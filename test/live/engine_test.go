@@ -2,12 +2,19 @@ package live
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/cleanup"
+	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/doctor"
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/testenv"
+	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
 // The cleanup engine against real daemons on real ports, at the moments
@@ -101,4 +108,63 @@ func TestEngine_TokenProofInterruptSendsNothing(t *testing.T) {
 	if !d.Alive() || !testenv.Listening(d.Port) {
 		t.Error("the daemon was stopped after the interrupt")
 	}
+}
+
+// TestReaper_RecordedDaemonThatRecoversIsNotReaped: ensure-running finds
+// the recorded daemon not answering (here: stopped), so it will not reuse
+// it; if that daemon answers again by the time the startup reaper scans (a
+// machine under load, a laptop waking up), it is still the recorded daemon
+// and the reaper must not touch it (SPEC §7 row 5, §8: never the recorded
+// singleton). The daemon is resumed between the two, inside the reaper.
+func TestReaper_RecordedDaemonThatRecoversIsNotReaped(t *testing.T) {
+	e := testenv.New(t)
+	first := start(t, e)
+	testenv.WedgePID(t, first.PID)
+	layout, err := paths.At(e.Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	real := doctor.StartupReaper(version.Current(), testenv.Bin())
+	var reaped []api.SweptEntry
+	reaper := func(ctx context.Context, l paths.Layout) ([]api.SweptEntry, error) {
+		defer cancel() // the test needs no new daemon: the spawn that follows gives up
+		if err := syscall.Kill(first.PID, syscall.SIGCONT); err != nil {
+			t.Fatalf("resuming pid %d: %v", first.PID, err)
+		}
+		waitAnswers(t, first.Port)
+		var err error
+		reaped, err = real(ctx, l)
+		return reaped, err
+	}
+	_, _ = lifecycle.EnsureRunning(ctx, lifecycle.Options{Layout: layout, Version: version.Current(), Exe: testenv.Bin(), Intent: lifecycle.IntentSync, Reaper: reaper})
+	for _, s := range reaped {
+		if s.PID == first.PID {
+			t.Errorf("the startup reaper stopped the recorded daemon: %+v", s)
+		}
+	}
+	if !procinfo.Alive(first.PID) {
+		t.Fatal("the recorded daemon is gone after ensure-running")
+	}
+	for _, j := range e.JournalAll() {
+		if j.PID == first.PID {
+			t.Errorf("journal %+v: something was sent to the recorded daemon", j)
+		}
+	}
+}
+
+// waitAnswers waits until the daemon on port answers health.
+func waitAnswers(t *testing.T, port int) {
+	t.Helper()
+	for range 1500 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := client.New(port).Health(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("port %d never answered health", port)
 }
