@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -334,22 +333,6 @@ func (e *Engine) waitGone(ctx context.Context, pin *procinfo.Pinned, port int, l
 		}
 		delay = min(2*delay, 20*time.Millisecond)
 	}
-}
-
-// portClosedDial bounds the connect that tells whether a port still listens;
-// loopback answers at once.
-const portClosedDial = 100 * time.Millisecond
-
-// portClosed reports whether a connect to the port is refused. Only a
-// refusal means closed: a timeout is a listener with a full backlog (a child
-// that inherited the socket), which still holds the port.
-func portClosed(port int) bool {
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), portClosedDial)
-	if err != nil {
-		return refused(err)
-	}
-	conn.Close()
-	return false
 }
 
 func (e *Engine) journal(c Candidate, step, outcome string) {
