@@ -168,3 +168,30 @@ func waitAnswers(t *testing.T, port int) {
 	}
 	t.Fatalf("port %d never answered health", port)
 }
+
+// TestReaper_HungRecordedDaemonIsLeftAlone: `sync start` with a recorded
+// daemon that does not answer starts a fresh one and sends the hung one
+// nothing — no request, no signal (SPEC §8: the startup reaper acts on
+// safe_auto only; a hung recorded daemon is operator_required).
+func TestReaper_HungRecordedDaemonIsLeftAlone(t *testing.T) {
+	e := testenv.New(t)
+	first := start(t, e)
+	testenv.WedgePID(t, first.PID)
+	again := start(t, e)
+	if !again.Started || again.PID == first.PID {
+		t.Errorf("sync start = %+v, want a fresh daemon next to the hung one", again)
+	}
+	for _, s := range again.Reaped {
+		if s.PID == first.PID {
+			t.Errorf("the startup reaper stopped the hung recorded daemon: %+v", s)
+		}
+	}
+	if !procinfo.Alive(first.PID) {
+		t.Fatal("the hung recorded daemon is gone after sync start")
+	}
+	for _, j := range e.JournalAll() {
+		if j.PID == first.PID || j.Port == first.Port {
+			t.Errorf("journal %+v: something was sent to the hung recorded daemon", j)
+		}
+	}
+}
