@@ -101,6 +101,10 @@ func describe(o Outcome) string {
 // errGone reports a candidate whose process ended before a step.
 var errGone = errors.New("process has exited")
 
+// terminateName is the terminate step as a person reads it in the progress
+// lines: on Windows it is TerminateProcess, not a signal.
+var terminateName = map[bool]string{true: "SIGTERM", false: "TerminateProcess"}[procinfo.SeparateKill]
+
 // step is one escalation step after the graceful request.
 type step struct {
 	path string
@@ -154,7 +158,7 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 		}
 	}
 	steps := []step{
-		{api.PathTerminate, syscall.SIGTERM, "SIGTERM", or(e.TerminateWait, DefaultTerminateWait)},
+		{api.PathTerminate, syscall.SIGTERM, terminateName, or(e.TerminateWait, DefaultTerminateWait)},
 		{api.PathKill, syscall.SIGKILL, "SIGKILL", or(e.KillWait, DefaultKillWait)},
 	}
 	for _, s := range steps {
