@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -102,6 +101,10 @@ func describe(o Outcome) string {
 // errGone reports a candidate whose process ended before a step.
 var errGone = errors.New("process has exited")
 
+// terminateName is the terminate step as a person reads it in the progress
+// lines: on Windows it is TerminateProcess, not a signal.
+var terminateName = map[bool]string{true: "SIGTERM", false: "TerminateProcess"}[procinfo.SeparateKill]
+
 // step is one escalation step after the graceful request.
 type step struct {
 	path string
@@ -136,9 +139,8 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 	lead := "" // why the next step is needed, for the progress line
 	started := time.Now()
 	if c.Token != "" {
-		e.step(c, "asking pid %d to shut down", c.Identity.PID)
-		if err := e.intent(c, api.PathHTTPShutdown); err != nil {
-			return e.fail(c, err.Error())
+		if out, ok := e.begin(ctx, c, api.PathHTTPShutdown, fmt.Sprintf("asking pid %d to shut down", c.Identity.PID)); !ok {
+			return out
 		}
 		err := client.New(c.Record.Port).Shutdown(ctx, c.Token)
 		e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
@@ -156,7 +158,7 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 		}
 	}
 	steps := []step{
-		{api.PathTerminate, syscall.SIGTERM, "SIGTERM", or(e.TerminateWait, DefaultTerminateWait)},
+		{api.PathTerminate, syscall.SIGTERM, terminateName, or(e.TerminateWait, DefaultTerminateWait)},
 		{api.PathKill, syscall.SIGKILL, "SIGKILL", or(e.KillWait, DefaultKillWait)},
 	}
 	for _, s := range steps {
@@ -167,14 +169,19 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 			continue // TerminateProcess is already final (Windows)
 		}
 		if err := e.check(c); err != nil {
-			if errors.Is(err, errGone) && last != "" && e.waitGone(ctx, pin, c.Record.Port, 0) {
+			switch {
+			case !errors.Is(err, errGone):
+			case last != "" && e.waitGone(ctx, pin, c.Record.Port, 0):
 				return e.swept(c, last) // it went during the previous step's wait
+			case last == "":
+				// Nothing got through to it (no shutdown request, or one
+				// that failed): it exited on its own (SPEC §8).
+				return e.skipExited(c)
 			}
 			return e.fail(c, "before "+s.path+": "+err.Error())
 		}
-		e.step(c, "%ssending %s", lead, s.name)
-		if err := e.intent(c, s.path); err != nil {
-			return e.fail(c, err.Error())
+		if out, ok := e.begin(ctx, c, s.path, lead+"sending "+s.name); !ok {
+			return out
 		}
 		err := pin.Signal(s.sig)
 		e.journal(c, s.path, outcomeOf(err))
@@ -196,6 +203,29 @@ func (e *Engine) cleanOne(ctx context.Context, c Candidate) Outcome {
 	}
 	return e.fail(c, "survived terminate and kill")
 }
+
+// begin starts a step: it announces it, and then — unless an interrupt came
+// in meanwhile — writes and flushes its intent line. When it reports false
+// nothing may be sent, and the outcome says why: an interrupt between the
+// pre-step check and the request or signal starts no further step.
+func (e *Engine) begin(ctx context.Context, c Candidate, path, msg string) (Outcome, bool) {
+	e.step(c, "%s", msg)
+	if ctx.Err() != nil {
+		return e.fail(c, FailInterrupted), false
+	}
+	if err := e.intent(c, path); err != nil {
+		return e.fail(c, err.Error()), false
+	}
+	if ctx.Err() != nil { // came in while the intent was flushed
+		e.journal(c, path, outcomeInterrupted)
+		return e.fail(c, FailInterrupted), false
+	}
+	return Outcome{}, true
+}
+
+// outcomeInterrupted closes an intent line whose step an interrupt stopped
+// before anything was sent.
+const outcomeInterrupted = "not sent: interrupted"
 
 // intent writes and flushes the journal line of a step before it is taken;
 // when that fails, the step is not taken (audit before action, SPEC §8).
@@ -307,22 +337,6 @@ func (e *Engine) waitGone(ctx context.Context, pin *procinfo.Pinned, port int, l
 		}
 		delay = min(2*delay, 20*time.Millisecond)
 	}
-}
-
-// portClosedDial bounds the connect that tells whether a port still listens;
-// loopback answers at once.
-const portClosedDial = 100 * time.Millisecond
-
-// portClosed reports whether a connect to the port is refused. Only a
-// refusal means closed: a timeout is a listener with a full backlog (a child
-// that inherited the socket), which still holds the port.
-func portClosed(port int) bool {
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), portClosedDial)
-	if err != nil {
-		return refused(err)
-	}
-	conn.Close()
-	return false
 }
 
 func (e *Engine) journal(c Candidate, step, outcome string) {

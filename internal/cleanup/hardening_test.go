@@ -191,3 +191,40 @@ func waitIgnoresTerm(t *testing.T, pid int) {
 	}
 	t.Fatalf("pid %d never ignored SIGTERM", pid)
 }
+
+// TestEngine_InterruptAfterTheCheckSendsNothing: an interrupt that comes in
+// after the pre-step check but before the signal (here: while the step is
+// being announced) starts no step — no signal, no intent line — and the
+// candidate fails "interrupted" (SPEC §8).
+func TestEngine_InterruptAfterTheCheckSendsNothing(t *testing.T) {
+	live, _ := child(t, spawnShaped(9449)...)
+	journal := filepath.Join(t.TempDir(), "cleanup-journal.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(journal), TerminateWait: time.Hour}
+	eng.Step = func(int, string) { cancel() }
+	out := eng.Clean(ctx, []Candidate{{Record: record(9449, api.ClassSafeAuto), Identity: live}})
+	if out[0].Failed == nil || out[0].Failed.FailureReason != FailInterrupted {
+		t.Errorf("outcome %+v, want failed: interrupted", out[0])
+	}
+	if ok, _ := procinfo.SameProcess(live); !ok {
+		t.Fatal("SIGTERM went out after the interrupt")
+	}
+	if entries, _ := ReadJournal(journal); len(entries) != 0 {
+		t.Errorf("journal %+v, want nothing: no step was started", entries)
+	}
+}
+
+// TestEngine_NoJournalSendsNothing: an engine without a journal cannot audit
+// a signal, so it sends none (audit before action fails closed).
+func TestEngine_NoJournalSendsNothing(t *testing.T) {
+	live, _ := child(t, spawnShaped(9449)...)
+	eng := &Engine{Family: api.FamilySync, Actor: "test", TerminateWait: time.Nanosecond, KillWait: time.Nanosecond}
+	out := eng.Clean(context.Background(), []Candidate{{Record: record(9449, api.ClassSafeAuto), Identity: live}})
+	if out[0].Failed == nil || !strings.Contains(out[0].Failed.FailureReason, "journal not writable") {
+		t.Errorf("outcome %+v, want failed: journal not writable", out[0])
+	}
+	if ok, _ := procinfo.SameProcess(live); !ok {
+		t.Fatal("a signal went out with no journal to record it")
+	}
+}

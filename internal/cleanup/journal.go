@@ -54,7 +54,9 @@ func (j *Journal) Append(e api.JournalEntry) error {
 
 func (j *Journal) append(e api.JournalEntry) error {
 	if j == nil {
-		return nil
+		// No journal is an unwritable one: a request or signal that
+		// cannot be audited is not sent (SPEC §8).
+		return errors.New("no journal configured")
 	}
 	if e.Time == "" {
 		e.Time = time.Now().UTC().Format(time.RFC3339Nano)

@@ -31,23 +31,29 @@ func (e *Engine) shutdownOnly(ctx context.Context, c Candidate) Outcome {
 	}
 	cl := client.New(c.Record.Port)
 	if err := cl.Prove(ctx, c.Token); err != nil {
-		if portClosed(c.Record.Port) {
+		switch {
+		case ctx.Err() != nil:
+			return e.fail(c, FailInterrupted)
+		case portClosed(c.Record.Port):
 			return e.skipExited(c) // gone before anything was sent: nothing to do
 		}
 		return e.fail(c, "before http_shutdown: token proof failed: "+err.Error())
 	}
 	// Audit before action (SPEC §8): the intent is on disk before the
 	// request goes out, or nothing goes out.
-	e.step(c, "asking the token-proven daemon to shut down")
-	if err := e.intent(c, api.PathHTTPShutdown); err != nil {
-		return e.fail(c, err.Error())
+	if out, ok := e.begin(ctx, c, api.PathHTTPShutdown, "asking the token-proven daemon to shut down"); !ok {
+		return out
 	}
 	err := cl.Shutdown(ctx, c.Token)
 	e.journal(c, api.PathHTTPShutdown, outcomeOf(err))
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return e.fail(c, FailInterrupted)
-	}
-	if err != nil {
+	case err != nil && portClosed(c.Record.Port):
+		// It went before the request reached it (a daemon retiring on
+		// its own): nothing was needed.
+		return e.skipExited(c)
+	case err != nil:
 		return e.fail(c, "http_shutdown refused: "+err.Error()+"; identity unknown, no signal sent")
 	}
 	deadline := time.Now().Add(or(e.ShutdownWait, DefaultShutdownWait))
@@ -72,7 +78,10 @@ func (e *Engine) waitPortClosed(ctx context.Context, port int, limit time.Durati
 		if !time.Now().Before(deadline) || ctx.Err() != nil {
 			return false
 		}
-		time.Sleep(delay)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 	return true

@@ -18,7 +18,6 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
-	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
@@ -102,10 +101,10 @@ func runReset(ctx context.Context, ios *IOStreams, opts doctorOptions) error {
 		if err != nil {
 			return err
 		}
-		ro.Approved = map[procinfo.Identity]bool{}
+		ro.Approved = map[doctor.Shown]bool{}
 		if ops := pre.OperatorRequired(); len(ops) > 0 && confirm(ios, ops) {
 			for _, r := range ops {
-				ro.Approved[pre.Identity(r)] = true
+				ro.Approved[pre.Shown(r)] = true
 			}
 		}
 	}

@@ -24,10 +24,10 @@ type ResetOptions struct {
 	// Actor names the entrypoint in the journal.
 	Actor string
 	// Approved, when not nil, holds the operator_required daemons a person
-	// agreed to stop before the scope lock was taken, by (pid, start time):
-	// only those are acted on, so the answer covers exactly what was shown
-	// (SPEC §8). Force overrides it.
-	Approved map[procinfo.Identity]bool
+	// agreed to stop before the scope lock was taken, by port and (pid,
+	// start time): only those are acted on, so the answer covers exactly
+	// what was shown (SPEC §8). Force overrides it.
+	Approved map[Shown]bool
 	// Progress is told of each candidate as it finishes.
 	Progress func(port int, outcome string)
 	// Step is told when each escalation step starts.
@@ -46,12 +46,26 @@ func (s *Scan) Identity(r api.IdentityRecord) procinfo.Identity {
 	return procinfo.Identity{PID: ev.PID, StartTime: ev.StartTime}
 }
 
+// Shown names one daemon as a person was asked about it: its port and the
+// (pid, start time) the scan read. The port is part of it because every
+// daemon whose pid the platform cannot name has the same zero identity: a
+// y for one of them must not cover another.
+type Shown struct {
+	Port     int
+	Identity procinfo.Identity
+}
+
+// Shown is how an answer about r is kept until the rescan under the lock.
+func (s *Scan) Shown(r api.IdentityRecord) Shown {
+	return Shown{Port: r.Port, Identity: s.Identity(r)}
+}
+
 // Plan counts the candidates a reset with opts would act on, for the
 // header a person sees before it starts.
 func (s *Scan) Plan(opts ResetOptions) int {
 	n := 0
 	for _, r := range s.Orphans() {
-		if r.CleanupClass == api.ClassSafeAuto || opts.Force || (opts.Approved != nil && opts.Approved[s.Identity(r)]) {
+		if r.CleanupClass == api.ClassSafeAuto || opts.Force || (opts.Approved != nil && opts.Approved[s.Shown(r)]) {
 			n++
 		}
 	}
@@ -74,7 +88,7 @@ func Reset(ctx context.Context, s *Scan, opts ResetOptions) api.ResetResult {
 	}
 	include := opts.Force || (len(ops) > 0 && opts.Approved == nil && opts.Confirm != nil && opts.Confirm(ops))
 	for _, r := range ops {
-		if include || (opts.Approved != nil && opts.Approved[s.Identity(r)]) {
+		if include || (opts.Approved != nil && opts.Approved[s.Shown(r)]) {
 			act = append(act, r)
 			continue
 		}

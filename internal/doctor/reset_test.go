@@ -11,7 +11,6 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/classify"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
-	"github.com/spec-kitty/spec-kitty/internal/procinfo"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
@@ -225,16 +224,40 @@ func TestReset_UnhealthySingletonIsRepairable(t *testing.T) {
 // skipped with its reason (SPEC §8).
 func TestReset_ApprovedActsOnlyOnWhatWasShown(t *testing.T) {
 	s := mixedScan(t)
-	shown := s.Identity(rec(9403, api.ClassOperatorRequired, api.SkipPreMarker))
+	shown := s.Shown(rec(9403, api.ClassOperatorRequired, api.SkipPreMarker))
 	res := Reset(context.Background(), s, ResetOptions{
-		Approved: map[procinfo.Identity]bool{shown: true},
+		Approved: map[Shown]bool{shown: true},
 		Confirm:  func([]api.IdentityRecord) bool { t.Error("asked again under the lock"); return true },
 	})
 	swept, skipped, failed := ports(res)
 	if len(swept) != 0 || !slices.Equal(skipped, []int{9404, 9405}) || !slices.Equal(failed, []int{9401, 9402, 9403}) {
 		t.Errorf("swept %v skipped %v failed %v; want 9403 acted on (failed: identity unknown), 9404 and 9405 skipped", swept, skipped, failed)
 	}
-	if n := s.Plan(ResetOptions{Approved: map[procinfo.Identity]bool{shown: true}}); n != 3 {
+	if n := s.Plan(ResetOptions{Approved: map[Shown]bool{shown: true}}); n != 3 {
 		t.Errorf("Plan = %d, want the 2 safe_auto and the 1 approved", n)
+	}
+}
+
+// TestReset_ApprovalOfAPIDlessDaemonCoversOnlyIt: every daemon whose pid
+// the platform cannot name has the same (pid, start time), zero. A y given
+// for one of them must not cover another that was not shown (one that
+// appeared on another port between the question and the locked rescan): it
+// stays skipped with its reason instead of landing in failed[].
+func TestReset_ApprovalOfAPIDlessDaemonCoversOnlyIt(t *testing.T) {
+	pidless := func(port int) api.IdentityRecord {
+		r := rec(port, api.ClassOperatorRequired, api.SkipMissingPID)
+		r.PID = nil
+		return r
+	}
+	shownScan := fakeScan(t, pidless(9403))
+	approved := map[Shown]bool{shownScan.Shown(shownScan.Records[0]): true}
+	s := fakeScan(t, pidless(9403), pidless(9404))
+	res := Reset(context.Background(), s, ResetOptions{Approved: approved})
+	swept, skipped, failed := ports(res)
+	if len(swept) != 0 || !slices.Equal(skipped, []int{9404}) || !slices.Equal(failed, []int{9403}) {
+		t.Errorf("swept %v skipped %v failed %v; want 9403 acted on (failed: identity unknown) and 9404, never shown, skipped", swept, skipped, failed)
+	}
+	if n := s.Plan(ResetOptions{Approved: approved}); n != 1 {
+		t.Errorf("Plan = %d, want only the one approved", n)
 	}
 }

@@ -82,6 +82,10 @@ func EnsureRunning(ctx context.Context, opts Options) (api.StartResult, error) {
 	}
 	// Step 3: the startup reaper.
 	reap(ctx, opts, &res)
+	// A recorded daemon that did not answer stayed recorded through the
+	// reaper's scan (see reuse); it is forgotten only now, before the new
+	// daemon is recorded.
+	clearState(opts.Layout.StateFile(), &res)
 	// Step 4: spawn one daemon.
 	rec, err := Spawn(ctx, opts)
 	if err != nil {
@@ -223,6 +227,15 @@ func reuse(ctx context.Context, opts Options, res *api.StartResult) (statefile.R
 		}
 	case Dead:
 		res.Notes = append(res.Notes, fmt.Sprintf("state file named pid %d on port %d, which is not running", rec.PID, rec.Port))
+	case Unresponsive:
+		// Not reused, but still the recorded daemon: the record stays
+		// until the startup reaper has scanned, so that a daemon that
+		// answers again by then is protected as the recorded singleton
+		// (SPEC §7 row 5) and one that still hangs is operator_required —
+		// never a reaper candidate either way. EnsureRunning clears it
+		// before the spawn.
+		res.Notes = append(res.Notes, fmt.Sprintf("state file named pid %d on port %d, which is %s; not reusing it", rec.PID, rec.Port, verdict))
+		return rec, false
 	default:
 		res.Notes = append(res.Notes, fmt.Sprintf("state file named pid %d on port %d, which is %s; not reusing it", rec.PID, rec.Port, verdict))
 	}

@@ -20,3 +20,16 @@ func listenersFromConnections(conns []gnet.ConnectionStat, ports []int) []pidLis
 	}
 	return ls
 }
+
+// listensOn reports whether a connection table holds a listening TCP socket
+// on port that receives connections to 127.0.0.1 (127.0.0.1 itself, or a
+// wildcard), whoever owns it: a row whose pid the table does not name still
+// holds the port.
+func listensOn(conns []gnet.ConnectionStat, port int) bool {
+	for _, c := range conns {
+		if c.Status == "LISTEN" && int(c.Laddr.Port) == port && hostTier(c.Laddr.IP) > 0 {
+			return true
+		}
+	}
+	return false
+}

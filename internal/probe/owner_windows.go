@@ -32,3 +32,18 @@ func iphlpapiListeners(ctx context.Context, ports []int) ([]pidListener, error) 
 	}
 	return listenersFromConnections(conns, ports), nil
 }
+
+// TableListening reports whether the kernel's TCP table (GetExtendedTcpTable)
+// holds a listener on port that receives connections to 127.0.0.1. It is
+// how the cleanup tells on Windows that a port has closed: there a connect
+// to a closed loopback port is not refused at once but retried for about
+// two seconds, so a short connect cannot tell closed from busy.
+func TableListening(ctx context.Context, port int) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, iphlpapiTimeout)
+	defer cancel()
+	conns, err := gnet.ConnectionsWithContext(ctx, "tcp")
+	if err != nil {
+		return false, fmt.Errorf("reading the TCP table: %w", err)
+	}
+	return listensOn(conns, port), nil
+}

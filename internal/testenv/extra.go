@@ -163,3 +163,14 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// Kill ends a process the harness started, through the pidfd Go holds (it
+// cannot hit a reused pid), and waits until it has been reaped: a test that
+// needs a daemon to exit "on its own" at a precise moment calls it.
+func (p *Proc) Kill(t testing.TB) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	if !p.WaitExit(readyWait) {
+		t.Fatalf("pid %d did not exit after SIGKILL within %v", p.PID, readyWait)
+	}
+}
