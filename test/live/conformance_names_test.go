@@ -1,0 +1,75 @@
+package live
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/spec-kitty/spec-kitty/internal/testenv"
+)
+
+// TestSyncLogs_FIFOAndSymlinkAreRefused: `sync logs` opens the daemon log
+// and its rotated files like every other file of the runtime root — a FIFO
+// is an error, never a hang, and a symlink is never read through (SPEC §3).
+func TestSyncLogs_FIFOAndSymlinkAreRefused(t *testing.T) {
+	for _, name := range []string{"sync-daemon.log", "sync-daemon.log.1"} {
+		t.Run("fifo "+name, func(t *testing.T) {
+			e := testenv.New(t)
+			if name != "sync-daemon.log" {
+				if err := os.WriteFile(e.Path("sync-daemon.log"), []byte("{\"msg\":\"current\"}\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := syscall.Mkfifo(e.Path(name), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"sync", "logs"}, {"sync", "logs", "-n", "5"}} {
+				res := runIn(t, e, "", args...)
+				if res.Code != 1 || !strings.Contains(res.Stderr, "not a regular file") {
+					t.Errorf("%v with a FIFO at %s: exit %d, stderr %q; want exit 1 naming it not a regular file", args, name, res.Code, res.Stderr)
+				}
+			}
+		})
+	}
+
+	t.Run("symlink", func(t *testing.T) {
+		e := testenv.New(t)
+		target := filepath.Join(t.TempDir(), "secret")
+		if err := os.WriteFile(target, []byte("not a log line\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, e.Path("sync-daemon.log")); err != nil {
+			t.Fatal(err)
+		}
+		res := runIn(t, e, "", "sync", "logs")
+		if res.Code != 1 || strings.Contains(res.Stdout, "not a log line") || !strings.Contains(res.Stderr, "not a regular file") {
+			t.Errorf("sync logs through a symlink: exit %d, stdout %q, stderr %q; want exit 1 and nothing read", res.Code, res.Stdout, res.Stderr)
+		}
+	})
+}
+
+// TestDaemon_SymlinkedCrashFileIsNotFollowed: the daemon's crash file
+// (sync-daemon.log.crash) is a file of the runtime root too: a symlink
+// there is neither read into the log nor truncated (SPEC §3).
+func TestDaemon_SymlinkedCrashFileIsNotFollowed(t *testing.T) {
+	e := testenv.New(t)
+	target := filepath.Join(t.TempDir(), "bashrc")
+	if err := os.WriteFile(target, []byte("# rc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, e.Path("sync-daemon.log.crash")); err != nil {
+		t.Fatal(err)
+	}
+	if res := runIn(t, e, "", "sync", "start", "--json"); res.Code != 0 {
+		t.Fatalf("sync start: exit %d, stderr %s", res.Code, res.Stderr)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "# rc\n" {
+		t.Errorf("the crash file's symlink target was changed: %q", data)
+	}
+	if logs := runIn(t, e, "", "sync", "logs"); strings.Contains(logs.Stdout, "# rc") {
+		t.Errorf("the crash file's symlink target was copied into the log:\n%s", logs.Stdout)
+	}
+	runIn(t, e, "", "sync", "stop")
+}
