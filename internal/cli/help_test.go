@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -29,5 +30,33 @@ func TestHelpEnvironment_ListenerSourcesPerPlatform(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "Linux:   auto, sock_diag, procfs, lsof, none") {
 		t.Errorf("help environment does not list lsof as a Linux listener source:\n%s", stdout)
+	}
+}
+
+// TestSyncStatusJSON_ParkedAtTopLevel: `sync status --json` carries
+// `parked` where SPEC §10 names it, equal to sync.parked, next to the
+// fields of SPEC §12.
+func TestSyncStatusJSON_ParkedAtTopLevel(t *testing.T) {
+	code, stdout, stderr := run(t, "sync", "status", "--json")
+	if code != ExitError {
+		t.Fatalf("sync status with no daemon: exit %d, want %d (stderr %s)", code, ExitError, stderr)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("sync status --json is not JSON: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"healthy", "pid", "port", "url", "package_version", "protocol_version", "sync", "log_path", "parked"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("sync status --json has no %q:\n%s", k, stdout)
+		}
+	}
+	syncBlock, _ := got["sync"].(map[string]any)
+	for _, k := range []string{"running", "last_sync", "consecutive_failures", "queue_depth", "parked", "last_error"} {
+		if _, ok := syncBlock[k]; !ok {
+			t.Errorf("sync status --json sync block has no %q:\n%s", k, stdout)
+		}
+	}
+	if got["parked"] != syncBlock["parked"] {
+		t.Errorf("parked %v differs from sync.parked %v", got["parked"], syncBlock["parked"])
 	}
 }
