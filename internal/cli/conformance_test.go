@@ -60,3 +60,14 @@ func TestSyncStatusJSON_ParkedAtTopLevel(t *testing.T) {
 		t.Errorf("parked %v differs from sync.parked %v", got["parked"], syncBlock["parked"])
 	}
 }
+
+// TestSyncPublish_PayloadAndDataTogetherIsAUsageError: --data is an alias of
+// --payload (SPEC §12); giving both is ambiguous, so it is refused (exit 2)
+// instead of one silently winning.
+func TestSyncPublish_PayloadAndDataTogetherIsAUsageError(t *testing.T) {
+	code, stdout, stderr := run(t, "sync", "publish", "--type", "ErrorLogged", "--aggregate-id", "e1", "--aggregate-type", "Mission",
+		"--payload", `{"error_type":"a","error_message":"b"}`, "--data", `{}`)
+	if code != ExitUsage || stdout != "" || !strings.Contains(stderr, "alias of --payload") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d naming the alias", code, stdout, stderr, ExitUsage)
+	}
+}
