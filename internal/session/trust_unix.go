@@ -5,7 +5,6 @@ package session
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 
@@ -45,14 +44,7 @@ func readTrusted(path string, limit int64, private bool) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s has mode %04o, want 0600 (fix: chmod 600 %s)", ErrUntrusted, path, perm, path)
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, path, limit)
-	}
-	return data, nil
+	return readLimited(f, path, limit)
 }
 
 // checkDir refuses an auth directory that is a symlink, not a directory,

@@ -4,7 +4,6 @@ package session
 
 import (
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -24,14 +23,7 @@ func readTrusted(path string, limit int64, _ bool) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, path, limit)
-	}
-	return data, nil
+	return readLimited(f, path, limit)
 }
 
 // checkDir refuses an auth directory that is a symlink or not a directory.
