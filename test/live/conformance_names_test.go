@@ -3,10 +3,12 @@ package live
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/testenv"
 )
 
@@ -72,4 +74,27 @@ func TestDaemon_SymlinkedCrashFileIsNotFollowed(t *testing.T) {
 		t.Errorf("the crash file's symlink target was copied into the log:\n%s", logs.Stdout)
 	}
 	runIn(t, e, "", "sync", "stop")
+}
+
+// TestDaemon_StartedByHandRefusesASymlinkedLog: the spawner refuses a
+// symlinked sync-daemon.log (TestTrust_SymlinkedLogIsNotFollowed); a daemon
+// started any other way must refuse it too, and never write through it
+// (SPEC §3).
+func TestDaemon_StartedByHandRefusesASymlinkedLog(t *testing.T) {
+	e := testenv.New(t)
+	target := filepath.Join(t.TempDir(), "bashrc")
+	if err := os.WriteFile(target, []byte("# rc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, e.Path("sync-daemon.log")); err != nil {
+		t.Fatal(err)
+	}
+	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
+	res := runIn(t, e, "", "__sync-daemon", "--port="+strconv.Itoa(port), "--spec-kitty-daemon-root="+e.Home)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "not a regular file") {
+		t.Errorf("daemon with a symlinked log: exit %d, stderr %q; want a refusal naming it not a regular file", res.Code, res.Stderr)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "# rc\n" {
+		t.Errorf("the log's symlink target was written: %q", data)
+	}
 }
