@@ -71,3 +71,25 @@ func TestSyncPublish_PayloadAndDataTogetherIsAUsageError(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d naming the alias", code, stdout, stderr, ExitUsage)
 	}
 }
+
+// TestHelp_MistypedTopicIsAUsageErrorWithASuggestion: a mistyped help topic
+// gets "did you mean" like a mistyped command (SPEC §12), and exit 2 instead
+// of the root page with exit 0; known topics and commands still print.
+func TestHelp_MistypedTopicIsAUsageErrorWithASuggestion(t *testing.T) {
+	for args, want := range map[string]string{
+		"help enviroment":  `did you mean "environment"?`,
+		"help exit-code":   `did you mean "exit-codes"?`,
+		"help sync stat":   `did you mean "status"?`,
+		"help nothinglike": `no help topic "nothinglike"`,
+	} {
+		code, stdout, stderr := run(t, strings.Fields(args)...)
+		if code != ExitUsage || stdout != "" || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %q", args, code, stdout, stderr, ExitUsage, want)
+		}
+	}
+	for _, args := range []string{"help", "help environment", "help exit-codes", "help sync status"} {
+		if code, stdout, stderr := run(t, strings.Fields(args)...); code != ExitOK || stdout == "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want the page", args, code, stdout, stderr)
+		}
+	}
+}
