@@ -81,11 +81,9 @@ func validPort(p int) bool { return p > 0 && p < 65536 }
 // the daemon does not start (SPEC §3): the spawner checks the same, but a
 // daemon started another way must not write through a planted link.
 func daemonLogger(path string, attrs ...any) (*slog.Logger, error) {
-	f, err := paths.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening daemon log: %w", err)
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("opening daemon log %s: %w (%s)", path, paths.ErrNotRegular, fi.Mode().Type())
 	}
-	f.Close()
 	w := logfile.Open(path)
 	logger := slog.New(slog.NewJSONHandler(w, nil))
 	logfile.IngestCrash(w, attrs...)
