@@ -38,13 +38,7 @@ func TestSyncLogs_FIFOAndSymlinkAreRefused(t *testing.T) {
 
 	t.Run("symlink", func(t *testing.T) {
 		e := testenv.New(t)
-		target := filepath.Join(t.TempDir(), "secret")
-		if err := os.WriteFile(target, []byte("not a log line\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(target, e.Path("sync-daemon.log")); err != nil {
-			t.Fatal(err)
-		}
+		plantLink(t, e, "sync-daemon.log", "not a log line\n")
 		res := runIn(t, e, "", "sync", "logs")
 		if res.Code != 1 || strings.Contains(res.Stdout, "not a log line") || !strings.Contains(res.Stderr, "not a regular file") {
 			t.Errorf("sync logs through a symlink: exit %d, stdout %q, stderr %q; want exit 1 and nothing read", res.Code, res.Stdout, res.Stderr)
@@ -57,13 +51,7 @@ func TestSyncLogs_FIFOAndSymlinkAreRefused(t *testing.T) {
 // there is neither read into the log nor truncated (SPEC §3).
 func TestDaemon_SymlinkedCrashFileIsNotFollowed(t *testing.T) {
 	e := testenv.New(t)
-	target := filepath.Join(t.TempDir(), "bashrc")
-	if err := os.WriteFile(target, []byte("# rc\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, e.Path("sync-daemon.log.crash")); err != nil {
-		t.Fatal(err)
-	}
+	target := plantLink(t, e, "sync-daemon.log.crash", "# rc\n")
 	if res := runIn(t, e, "", "sync", "start", "--json"); res.Code != 0 {
 		t.Fatalf("sync start: exit %d, stderr %s", res.Code, res.Stderr)
 	}
@@ -82,13 +70,7 @@ func TestDaemon_SymlinkedCrashFileIsNotFollowed(t *testing.T) {
 // (SPEC §3).
 func TestDaemon_StartedByHandRefusesASymlinkedLog(t *testing.T) {
 	e := testenv.New(t)
-	target := filepath.Join(t.TempDir(), "bashrc")
-	if err := os.WriteFile(target, []byte("# rc\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, e.Path("sync-daemon.log")); err != nil {
-		t.Fatal(err)
-	}
+	target := plantLink(t, e, "sync-daemon.log", "# rc\n")
 	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
 	res := runIn(t, e, "", "__sync-daemon", "--port="+strconv.Itoa(port), "--spec-kitty-daemon-root="+e.Home)
 	if res.Code == 0 || !strings.Contains(res.Stderr, "not a regular file") {
@@ -97,4 +79,18 @@ func TestDaemon_StartedByHandRefusesASymlinkedLog(t *testing.T) {
 	if data, _ := os.ReadFile(target); string(data) != "# rc\n" {
 		t.Errorf("the log's symlink target was written: %q", data)
 	}
+}
+
+// plantLink makes the runtime root's file name a symlink to a fresh file
+// outside the root holding content, and returns that file's path.
+func plantLink(t *testing.T, e *testenv.Env, name, content string) string {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "target")
+	if err := os.WriteFile(target, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, e.Path(name)); err != nil {
+		t.Fatal(err)
+	}
+	return target
 }
