@@ -1,9 +1,38 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
+
+// readTrusted reads at most limit bytes of path, opened the way every file
+// of the runtime root is (paths.Open): no final symlink followed, no block
+// on a FIFO, a regular file only. When private, it must also be owned by
+// the current user with no group or other permission bits (paths.OpenPrivate;
+// SPEC §3: the session is used only then; Windows leaves that to the
+// profile's ACL, as upstream does). Refusals are ErrUntrusted.
+func readTrusted(path string, limit int64, private bool) ([]byte, error) {
+	open := paths.Open
+	if private {
+		open = paths.OpenPrivate
+	}
+	f, err := open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, os.ErrNotExist
+	case errors.Is(err, paths.ErrNotRegular), errors.Is(err, paths.ErrNotPrivate):
+		return nil, fmt.Errorf("%w: %w", ErrUntrusted, err)
+	case err != nil:
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, path, limit)
+}
 
 // readLimited reads at most limit bytes of the file at path from r; a file
 // that holds more is invalid, never read whole (a damaged or hostile file
