@@ -34,6 +34,23 @@ func readTrusted(path string, limit int64, private bool) ([]byte, error) {
 	return readLimited(f, path, limit)
 }
 
+// checkDir refuses an auth directory that is a symlink, not a directory,
+// not the user's, or writable by group or others — paths.CheckDir, the
+// check of every folder of the runtime root: a session is neither read from
+// nor written to it (SPEC §3). A missing one is fine. Refusals are
+// ErrUntrusted.
+func checkDir(dir string) error {
+	err := paths.CheckDir(dir)
+	var untrusted *paths.UntrustedError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case errors.As(err, &untrusted):
+		return fmt.Errorf("%w: %w", ErrUntrusted, err)
+	}
+	return err
+}
+
 // readLimited reads at most limit bytes of the file at path from r; a file
 // that holds more is invalid, never read whole (a damaged or hostile file
 // must not exhaust memory). Both platforms' readTrusted end here.
