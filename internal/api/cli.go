@@ -53,6 +53,17 @@ type StatusResult struct {
 	Notes      []string `json:"notes"`
 }
 
+// MarshalJSON adds a top-level `parked`, the count of parked events, where
+// SPEC §10 names it ("`parked` in `sync status --json`"); it always equals
+// sync.parked, so a reader may use either.
+func (r StatusResult) MarshalJSON() ([]byte, error) {
+	type plain StatusResult
+	return json.Marshal(struct {
+		plain
+		Parked int `json:"parked"`
+	}{plain(r), r.Sync.Parked})
+}
+
 // DoctorSchemaVersion is the schema_version of `auth doctor --json`.
 const DoctorSchemaVersion = 2
 

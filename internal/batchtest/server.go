@@ -314,21 +314,21 @@ func bearer(r *http.Request) string {
 
 // Delivered returns how many times each event was stored (accepted).
 func (s *Server) Delivered() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.deliveries))
-	for k, v := range s.deliveries {
-		out[k] = v
-	}
-	return out
+	return s.counts(s.deliveries)
 }
 
 // Seen returns how many times each event was received, stored or not.
 func (s *Server) Seen() map[string]int {
+	return s.counts(s.seen)
+}
+
+// counts copies one of the server's per-event counters under its lock, so
+// a caller never reads a map the handler is writing.
+func (s *Server) counts(m map[string]int) map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.seen))
-	for k, v := range s.seen {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
 		out[k] = v
 	}
 	return out

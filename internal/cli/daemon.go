@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -42,7 +43,10 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logger := daemonLogger(l.LogFile(), "pid", os.Getpid(), "port", port, "family", api.FamilySync)
+			logger, err := daemonLogger(l.LogFile(), "pid", os.Getpid(), "port", port, "family", api.FamilySync)
+			if err != nil {
+				return err
+			}
 			defer logfile.Recover(logger)
 			d := syncd.New(syncd.Config{
 				Port:    port,
@@ -72,15 +76,21 @@ func validPort(p int) bool { return p > 0 && p < 65536 }
 // daemonLogger opens a daemon's size-bounded log and routes everything the
 // process prints there as JSON lines (SPEC §3): its own records, anything
 // written to stdout or stderr, and — on the next start — a crash the Go
-// runtime recorded. attrs tag the lines that are not slog records.
-func daemonLogger(path string, attrs ...any) *slog.Logger {
+// runtime recorded. attrs tag the lines that are not slog records. A log
+// that is a symlink, a FIFO or anything but a regular file is refused and
+// the daemon does not start (SPEC §3): the spawner checks the same, but a
+// daemon started another way must not write through a planted link.
+func daemonLogger(path string, attrs ...any) (*slog.Logger, error) {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("opening daemon log %s: %w (%s)", path, paths.ErrNotRegular, fi.Mode().Type())
+	}
 	w := logfile.Open(path)
 	logger := slog.New(slog.NewJSONHandler(w, nil))
 	logfile.IngestCrash(w, attrs...)
 	if err := logfile.CaptureStd(w, attrs...); err != nil {
 		logger.Warn("output not captured", append(attrs, "err", err)...)
 	}
-	return logger
+	return logger, nil
 }
 
 // daemonLayout is the scope named by the marker, or the environment's for a

@@ -160,7 +160,10 @@ func newDashboardDaemonCmd(ios *IOStreams) *cobra.Command {
 				return err
 			}
 			exe, _ := lifecycle.ResolvedExecutable()
-			logger := daemonLogger(dashboard.LogFile(project), "pid", os.Getpid(), "port", port, "family", api.FamilyDashboard)
+			logger, err := daemonLogger(dashboard.LogFile(project), "pid", os.Getpid(), "port", port, "family", api.FamilyDashboard)
+			if err != nil {
+				return err
+			}
 			defer logfile.Recover(logger)
 			srv := dashboard.NewServer(dashboard.Config{
 				Port:     port,

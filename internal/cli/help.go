@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
+
+	"github.com/spec-kitty/spec-kitty/internal/probe"
 )
 
 // The help topics of SPEC §12: commands without a Run, so cobra lists them
@@ -29,14 +34,26 @@ func newEnvironmentTopic() *cobra.Command {
       How long a sync daemon with no queued work and no authenticated
       request waits before it exits on its own.
       Default: 900 seconds (15 minutes).
-  SPEC_KITTY_LISTENER_SOURCE
-      Where the scan learns which process owns a port: auto, sock_diag,
-      procfs (Linux), lsof (macOS), iphlpapi (Windows) or none. With none,
-      or when a source fails, the scan still runs but signals nothing it
-      cannot prove is ours.
-      Default: auto (sock_diag, then procfs on Linux; lsof on macOS;
-      iphlpapi on Windows).`,
+` + listenerSourceHelp(),
 	}
+}
+
+// listenerSourceHelp is the SPEC_KITTY_LISTENER_SOURCE entry of `help
+// environment`. Its lists of values come from probe.ValidSources, the one
+// place that decides them, so the page cannot drift from what the scan
+// accepts (lsof, for one, works on Linux as well as macOS).
+func listenerSourceHelp() string {
+	values := func(goos string) string { return strings.Join(probe.ValidSources(goos), ", ") }
+	return fmt.Sprintf(`  SPEC_KITTY_LISTENER_SOURCE
+      Where the scan learns which process owns a port. Valid values:
+        Linux:   %s
+        macOS:   %s
+        Windows: %s
+      Any other value is a usage error (exit 2). With none, or when a
+      source fails, the scan still runs but signals nothing it cannot
+      prove is ours.
+      Default: auto (sock_diag, then procfs on Linux; lsof on macOS;
+      iphlpapi on Windows).`, values("linux"), values("darwin"), values("windows"))
 }
 
 func newExitCodesTopic() *cobra.Command {

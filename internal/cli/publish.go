@@ -56,6 +56,9 @@ id, and the event is queued at most once.`,
 					return usagef("%s is required", f.name)
 				}
 			}
+			if cmd.Flags().Changed("payload") && cmd.Flags().Changed("data") {
+				return usagef("--data is an alias of --payload: give one of them")
+			}
 			if opts.Payload == "-" {
 				data, err := io.ReadAll(io.LimitReader(ios.In, maxStdinPayload+1))
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -156,6 +157,7 @@ Stale daemons are found and cleaned with:
 	// cobra adds the help and completion commands when it executes; add
 	// them now so that they get their examples too.
 	root.InitDefaultHelpCmd()
+	strictHelp(root)
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root
@@ -179,6 +181,73 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		hint = fmt.Sprintf("; did you mean %q?", s[0])
 	}
 	return usagef("unknown command %q for %q%s (see %s --help)", args[0], cmd.CommandPath(), hint, cmd.CommandPath())
+}
+
+// strictHelp makes `spec-kitty help <name>` a usage error when no command
+// or help topic has that name, with the one probably meant; cobra's own
+// help command prints the root page and exits 0 for `help enviroment`.
+func strictHelp(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "help" {
+			continue
+		}
+		show := c.Run
+		c.Run = nil
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err == nil && len(rest) > 0 {
+				names := make([]string, 0, len(target.Commands()))
+				for _, sub := range target.Commands() {
+					if !sub.Hidden {
+						names = append(names, sub.Name())
+					}
+				}
+				hint := ""
+				if s := closest(rest[0], names); s != "" {
+					hint = fmt.Sprintf("; did you mean %q?", s)
+				}
+				return usagef("no help topic %q for %q%s (see %s --help)", rest[0], target.CommandPath(), hint, target.CommandPath())
+			}
+			show(cmd, args)
+			return nil
+		}
+	}
+}
+
+// closest is the name within edit distance 2 of s, or that s is a prefix
+// of, as cobra suggests commands; "" when there is none.
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if strings.HasPrefix(strings.ToLower(n), strings.ToLower(s)) {
+			return n
+		}
+		if d := editDistance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // groupCmd is a command that only holds subcommands.

@@ -10,10 +10,17 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
 
 // maxLine bounds one captured line; a longer one is split.
 const maxLine = 64 << 10
+
+// maxCrash bounds how much of a crash file is moved into the log: a crash
+// dump of every goroutine is far smaller, and a damaged file must not
+// exhaust memory.
+const maxCrash = 1 << 20
 
 // CrashFile is where the Go runtime writes a crash (an unrecovered panic or a
 // fatal error) of the process logging to path. The runtime writes it raw and
@@ -27,7 +34,7 @@ func CrashFile(path string) string { return path + ".crash" }
 // as the log file itself — are pointed at the null device, so nothing raw
 // is ever appended to the log. A crash goes to CrashFile(w.Path()).
 func CaptureStd(w *Writer, attrs ...any) error {
-	crash, err := os.OpenFile(CrashFile(w.Path()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	crash, err := paths.OpenFile(CrashFile(w.Path()), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("opening crash file: %w", err)
 	}
@@ -70,7 +77,10 @@ const crashMsg = "an earlier process crashed"
 // into w as one JSON line, and empties the crash file.
 func IngestCrash(w *Writer, attrs ...any) {
 	if writeCrash(w, w.Path(), attrs) {
-		_ = os.Truncate(CrashFile(w.Path()), 0)
+		// Truncate through a no-follow open, never through a symlink.
+		if f, err := paths.OpenFile(CrashFile(w.Path()), os.O_WRONLY|os.O_TRUNC, 0o600); err == nil {
+			f.Close()
+		}
 	}
 }
 
@@ -84,12 +94,17 @@ func PendingCrash(out io.Writer, path string) {
 // writeCrash writes the crash file of path as one JSON line to w and
 // reports whether there was one.
 func writeCrash(w io.Writer, path string, attrs []any) bool {
-	data, err := os.ReadFile(CrashFile(path))
+	f, err := paths.Open(CrashFile(path)) // a FIFO or symlink is skipped, never a hang
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCrash))
 	if err != nil || len(strings.TrimSpace(string(data))) == 0 {
 		return false
 	}
 	at := time.Now()
-	if fi, err := os.Stat(CrashFile(path)); err == nil {
+	if fi, err := f.Stat(); err == nil {
 		at = fi.ModTime()
 	}
 	log := slog.New(slog.NewJSONHandler(w, nil)).With(attrs...)

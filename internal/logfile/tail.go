@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
 
 // followPoll is how often a followed log is checked for new lines and for a
@@ -39,7 +41,7 @@ func Tail(path string, n int) ([]string, error) {
 // tailFile returns up to the last n lines of one file, keeping only a ring
 // of n lines in memory however large the file is.
 func tailFile(name string, n int) ([]string, error) {
-	f, err := os.Open(name)
+	f, err := paths.Open(name) // a FIFO or symlink is an error, never a hang
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -113,7 +115,7 @@ func Follow(ctx context.Context, path string, w io.Writer) error {
 				f.Close()
 			}
 			f, partial = nil, nil
-			if nf, err := os.Open(path); err == nil {
+			if nf, err := paths.Open(path); err == nil {
 				f = nf // new file: read it from its start
 				continue
 			}
@@ -129,7 +131,7 @@ func Follow(ctx context.Context, path string, w io.Writer) error {
 // openAtEnd opens path positioned at its end; a missing log is not an
 // error (the daemon creates it when it starts), nil is returned instead.
 func openAtEnd(path string) (*os.File, error) {
-	f, err := os.Open(path)
+	f, err := paths.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -25,6 +25,11 @@ func (e *UntrustedError) Error() string {
 // socket, device, directory or symlink where a regular file belongs.
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrNotPrivate reports a secret under the runtime root (the session) that
+// is not owned by the current user or is open to group or others: it is
+// not used (SPEC §3).
+var ErrNotPrivate = errors.New("not used")
+
 // Subfolders are the folders under the root that commands and daemons
 // write; each is checked like the root itself.
 var subfolders = []string{"daemon", "daemons", "auth"}

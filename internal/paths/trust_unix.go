@@ -27,10 +27,10 @@ func checkOwner(dir string, fi os.FileInfo) error {
 // permission for group or others.
 func checkPrivateFile(path string, fi os.FileInfo) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("%s is owned by uid %d, not you: not used", path, st.Uid)
+		return fmt.Errorf("%s is owned by uid %d, not you: %w", path, st.Uid, ErrNotPrivate)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o, not 0600: not used (fix: chmod 600 %s)", path, perm, path)
+		return fmt.Errorf("%s has mode %04o, not 0600: %w (fix: chmod 600 %s)", path, perm, ErrNotPrivate, path)
 	}
 	return nil
 }

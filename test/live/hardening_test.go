@@ -370,61 +370,69 @@ func TestReset_PromptBeforeScopeLock(t *testing.T) {
 	}
 }
 
-// TestReset_InterruptExits130: SIGINT during the escalation starts no
+// TestReset_InterruptExits130: SIGINT or SIGTERM during the escalation starts no
 // further step; the candidate is failed "interrupted", nothing is killed,
 // and the command exits 130 (SPEC §8, §12; issue 12 defect 6).
 func TestReset_InterruptExits130(t *testing.T) {
-	e := testenv.New(t)
-	e.Vars[envTick] = "3600"
-	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
-	w := e.SpawnDaemon(testenv.DaemonOpts{Port: port, Version: "3.2.2"})
-	w.Wedge(t) // SIGTERM stays pending: the reset waits after it
-	guardForce(t, e, port)
+	// SPEC §8: an interrupt is Ctrl-C or SIGTERM; both stop the escalation.
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			e := testenv.New(t)
+			e.Vars[envTick] = "3600"
+			port := testenv.FreePorts(t, api.SyncRange, 1)[0]
+			w := e.SpawnDaemon(testenv.DaemonOpts{Port: port, Version: "3.2.2"})
+			w.Wedge(t) // SIGTERM stays pending: the reset waits after it
+			guardForce(t, e, port)
 
-	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testenv.Bin(), "auth", "doctor", "--reset", "--force", "--json")
-	cmd.Env = e.Environ()
-	var out, errOut syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the terminate step", func() bool {
-		for _, j := range e.JournalAll() {
-			if j.Step == api.PathTerminate && j.Outcome == "sent" {
-				return true
+			ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, testenv.Bin(), "auth", "doctor", "--reset", "--force", "--json")
+			cmd.Env = e.Environ()
+			var out, errOut syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-		}
-		return false
-	})
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 130 {
-		t.Fatalf("exit: %v, want status 130\nstderr: %s", err, errOut.String())
-	}
-	var rep api.DoctorReport
-	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || rep.ResetResult == nil {
-		t.Fatalf("stdout is not a report with a reset result: %v\n%s", err, out.String())
-	}
-	var interrupted bool
-	for _, f := range rep.ResetResult.Failed {
-		interrupted = interrupted || (f.Port == port && f.FailureReason == "interrupted")
-	}
-	if !interrupted {
-		t.Errorf("reset_result %+v, want port %d failed: interrupted", rep.ResetResult, port)
-	}
-	if strings.Contains(errOut.String(), "sending SIGTERM") || strings.Contains(errOut.String(), "stopping") {
-		t.Errorf("progress lines without a terminal:\n%s", errOut.String())
-	}
-	mustAlive(t, "after the interrupt", w)
-	for _, j := range e.JournalAll() {
-		if j.Step == api.PathKill {
-			t.Errorf("journal %+v: a kill step after the interrupt", j)
-		}
+			waitUntil(t, "the terminate step", func() bool {
+				for _, j := range e.JournalAll() {
+					if j.Step == api.PathTerminate && j.Outcome == "sent" {
+						return true
+					}
+				}
+				return false
+			})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 130 {
+				t.Fatalf("exit: %v, want status 130\nstderr: %s", err, errOut.String())
+			}
+			var rep api.DoctorReport
+			if err := json.Unmarshal([]byte(out.String()), &rep); err != nil || rep.ResetResult == nil {
+				t.Fatalf("stdout is not a report with a reset result: %v\n%s", err, out.String())
+			}
+			if err := validate(compileSchema(t), out.String()); err != nil {
+				t.Errorf("the interrupted report does not match the schema: %v", err)
+			}
+			var interrupted bool
+			for _, f := range rep.ResetResult.Failed {
+				interrupted = interrupted || (f.Port == port && f.FailureReason == "interrupted")
+			}
+			if !interrupted {
+				t.Errorf("reset_result %+v, want port %d failed: interrupted", rep.ResetResult, port)
+			}
+			if strings.Contains(errOut.String(), "sending SIGTERM") || strings.Contains(errOut.String(), "stopping") {
+				t.Errorf("progress lines without a terminal:\n%s", errOut.String())
+			}
+			mustAlive(t, "after the interrupt", w)
+			for _, j := range e.JournalAll() {
+				if j.Step == api.PathKill {
+					t.Errorf("journal %+v: a kill step after the interrupt", j)
+				}
+			}
+		})
 	}
 }
 
