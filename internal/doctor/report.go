@@ -13,8 +13,8 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
-	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/probe"
+	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/session"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
