@@ -24,6 +24,11 @@ func newEnvironmentTopic() *cobra.Command {
   SPEC_KITTY_CLI_VERSION
       The version this process, and every daemon it spawns, reports.
       Default: the build's version (spec-kitty version).
+  SPEC_KITTY_SAAS_URL
+      The sync server: where 'auth login' logs in (unless --server is
+      given) and where the daemon sends events, read when it starts.
+      Default: unset (login: [sync].server_url of config.toml in the
+      runtime root; the daemon: the server the login recorded, else that).
   SPEC_KITTY_SYNC_DISABLE
       Set to 1 to skip starting the sync daemon implicitly.
       Default: unset (commands that need sync start it).

@@ -124,8 +124,9 @@ func NewRoot(io *IOStreams) *cobra.Command {
 (ports 9400-9449) and a per-project dashboard (ports 9237-9336).
 
 Its files (state, log, queue, session) live in the runtime root:
-$SPEC_KITTY_HOME when set, else ~/.spec-kitty. See 'spec-kitty help
-environment' for every variable and 'spec-kitty help exit-codes'.
+$SPEC_KITTY_HOME when set, else ~/.spec-kitty (%LOCALAPPDATA%\spec-kitty
+on Windows). See 'spec-kitty help environment' for every variable and
+'spec-kitty help exit-codes'.
 
 Stale daemons are found and cleaned with:
   spec-kitty auth doctor          # read-only: what is running and why
