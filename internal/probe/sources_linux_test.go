@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -10,9 +11,7 @@ import (
 // platform against one helper daemon: sock_diag, /proc/net/tcp and lsof
 // must name the same process with the same identity; none names nobody.
 func TestScan_EverySourceNamesTheSameOwner(t *testing.T) {
-	if _, err := exec.LookPath("lsof"); err != nil {
-		t.Fatalf("lsof is required for this test (install it; .ci/run does): %v", err)
-	}
+	requireLsof(t)
 	h := startHelper(t, helperSync)
 	for _, src := range []string{SourceAuto, SourceSockDiag, SourceProcfs, SourceLsof} {
 		t.Run(src, func(t *testing.T) {
@@ -46,12 +45,25 @@ func TestScan_EverySourceNamesTheSameOwner(t *testing.T) {
 // TestLsofListeners_NothingListening: lsof exits 1 with no output when no
 // socket matches, which is an empty answer, not a failure.
 func TestLsofListeners_NothingListening(t *testing.T) {
-	if _, err := exec.LookPath("lsof"); err != nil {
-		t.Fatalf("lsof is required for this test: %v", err)
-	}
+	requireLsof(t)
 	port := closedPort(t)
 	ls, err := lsofListeners(context.Background(), []int{port})
 	if err != nil || len(ls) != 0 {
 		t.Errorf("lsofListeners = %v, %v; want nothing and no error", ls, err)
 	}
+}
+
+// requireLsof skips a test that runs the real lsof where it is not
+// installed, except under CI=true, where .ci/run installs it and its absence
+// is a failure.
+func requireLsof(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("lsof"); err == nil {
+		return
+	}
+	const msg = "lsof is not on PATH (apt-get install -y lsof; .ci/run installs it)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }

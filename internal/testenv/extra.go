@@ -64,6 +64,22 @@ func (e *Env) JournalAll() []api.JournalEntry {
 	return entries
 }
 
+// RequireTool skips the test where the program tool is not on PATH, except
+// under CI=true, where it fails: .ci/run installs every such program, so a
+// missing one there is a broken install, not a reason to test less. why says
+// what the test needs it for.
+func RequireTool(t testing.TB, tool, why string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err == nil {
+		return
+	}
+	msg := tool + " is not on PATH; it is needed " + why + " (.ci/run installs it)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
 // RequireRoot skips the test unless it runs as root: only root can start a
 // process as another user.
 func RequireRoot(t testing.TB) {

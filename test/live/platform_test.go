@@ -30,7 +30,12 @@ func eachSource(t *testing.T, sources []string, test func(t *testing.T, source s
 		if name == "" {
 			name = "default"
 		}
-		t.Run(name, func(t *testing.T) { test(t, s) })
+		t.Run(name, func(t *testing.T) {
+			if s == probe.SourceLsof {
+				testenv.RequireTool(t, "lsof", "for the lsof listener source")
+			}
+			test(t, s)
+		})
 	}
 }
 
@@ -61,6 +66,7 @@ func TestPlatform_LsofBoundaryMatrix(t *testing.T) {
 	for _, layout := range dashLayouts {
 		for _, entry := range dashEntries {
 			t.Run(layout.name+"/"+entry.name, func(t *testing.T) {
+				testenv.RequireTool(t, "lsof", "for the lsof listener source")
 				dashRunMatrixCellWith(t, entry, append(slices.Clone(layout.spots), dashInner...), probe.SourceLsof)
 			})
 		}
