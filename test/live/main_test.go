@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package live holds every test that binds real ports in the reserved
 // ranges. They live in one package and never call t.Parallel, and
 // testenv.Main holds a machine-wide lock, so no two of them ever collide.
