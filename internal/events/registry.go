@@ -8,6 +8,7 @@ import (
 	"embed"
 	"io/fs"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -71,9 +72,11 @@ func typeFromFile(name string) string {
 	return b.String()
 }
 
-// registry is the known event types: type -> payload schema file ("" for
-// the schemaless ones).
-var registry = buildRegistry()
+// registry returns the known event types: type -> payload schema file (""
+// for the schemaless ones). It is built on first use, not in init: most
+// commands (auth doctor, sync status, version) never look an event type up,
+// and building it at every process start cost some 300 allocations.
+var registry = sync.OnceValue(buildRegistry)
 
 func buildRegistry() map[string]string {
 	reg := map[string]string{}
@@ -104,14 +107,14 @@ func buildRegistry() map[string]string {
 
 // Known reports whether typ is a known event type.
 func Known(typ string) bool {
-	_, ok := registry[typ]
+	_, ok := registry()[typ]
 	return ok
 }
 
 // Types returns the known event types.
 func Types() []string {
-	out := make([]string, 0, len(registry))
-	for t := range registry {
+	out := make([]string, 0, len(registry()))
+	for t := range registry() {
 		out = append(out, t)
 	}
 	return out
@@ -124,6 +127,6 @@ func Schemas() fs.FS { return schemaFS }
 // PayloadSchema returns the file name of typ's payload schema; ok is false
 // for an unknown type, and the name is "" for a known type without one.
 func PayloadSchema(typ string) (name string, ok bool) {
-	name, ok = registry[typ]
+	name, ok = registry()[typ]
 	return name, ok
 }

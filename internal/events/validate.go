@@ -17,7 +17,9 @@ import (
 	"golang.org/x/text/message"
 )
 
-var english = message.NewPrinter(language.English)
+// english prints the schema validator's messages; made on first use, as
+// only a refused envelope needs it.
+var english = sync.OnceValue(func() *message.Printer { return message.NewPrinter(language.English) })
 
 // MaxEnvelopeBytes is the largest envelope the server takes (the batch
 // contract's 512 KiB); a larger one is refused at publish, never queued.
@@ -152,7 +154,7 @@ func ValidateContract(raw []byte) error {
 	if strings.HasPrefix(typ, "Feature") {
 		return invalidf("event_type: legacy event name %q is forbidden", typ)
 	}
-	if file := registry[typ]; file != "" {
+	if file := registry()[typ]; file != "" {
 		if err := set[file].Validate(obj["payload"]); err != nil {
 			return schemaError("payload", err)
 		}
@@ -172,7 +174,7 @@ func ValidateContract(raw []byte) error {
 
 // ValidatePayload checks payload against the schema of event type typ.
 func ValidatePayload(typ string, payload []byte) error {
-	file, ok := registry[typ]
+	file, ok := registry()[typ]
 	if !ok {
 		return invalidf("event_type: unknown event type %q", typ)
 	}
@@ -224,7 +226,7 @@ func schemaError(prefix string, err error) error {
 		}
 		path += p
 	}
-	msg := strings.Join(strings.Fields(leaf.ErrorKind.LocalizedString(english)), " ")
+	msg := strings.Join(strings.Fields(leaf.ErrorKind.LocalizedString(english())), " ")
 	return invalidf("%s: %s", orEvent(path), msg)
 }
 
