@@ -241,6 +241,22 @@ func publishCLI(t *testing.T, e *testenv.Env, project string, i int) string {
 	return id
 }
 
+// publishDelivered publishes n events with the real `sync publish` into a
+// fresh project, waits until the server has all of them and checks each
+// arrived once; it returns the pid of the daemon that sent them.
+func publishDelivered(t *testing.T, e *testenv.Env, srv *e2eServer, n int) (daemon int) {
+	t.Helper()
+	project := newProjectDir(t)
+	var ids []string
+	for i := range n {
+		ids = append(ids, publishCLI(t, e, project, i))
+	}
+	daemon = recorded(t, e).PID
+	waitFor(t, 30*time.Second, "all events at the server", func() bool { return len(srv.Delivered()) == n })
+	requireDeliveredOnce(t, srv.Server, ids)
+	return daemon
+}
+
 // requireDeliveredOnce fails unless every id reached the server exactly
 // once and nothing else did.
 func requireDeliveredOnce(t *testing.T, srv *batchtest.Server, ids []string) {
@@ -310,17 +326,7 @@ func TestSyncE2E_401RefreshesAndRetries(t *testing.T) {
 	names := pythonFiles(t, e, srv.URL)
 	pythonSession(t, e, "access-1", "refresh-1", time.Now().Add(time.Hour))
 	before := snapshot(t, e, append(names, "auth/session.salt"))
-	project := newProjectDir(t)
-
-	const n = 5
-	var ids []string
-	for i := range n {
-		ids = append(ids, publishCLI(t, e, project, i))
-	}
-	daemon := recorded(t, e).PID
-	waitFor(t, 30*time.Second, "all events at the server", func() bool { return len(srv.Delivered()) == n })
-
-	requireDeliveredOnce(t, srv.Server, ids)
+	daemon := publishDelivered(t, e, srv, 5)
 	refreshes, tokens, teams := srv.snapshot()
 	requireOneRefreshByDaemon(t, refreshes, daemon)
 	if len(tokens) < 2 || tokens[0] != "access-1" {
@@ -361,17 +367,7 @@ func TestSyncE2E_ExpiredTokenRefreshedBeforeUpload(t *testing.T) {
 	names := pythonFiles(t, e, srv.URL)
 	pythonSession(t, e, "access-1", "refresh-1", time.Now().Add(-time.Minute))
 	before := snapshot(t, e, append(names, "auth/session.salt"))
-	project := newProjectDir(t)
-
-	const n = 3
-	var ids []string
-	for i := range n {
-		ids = append(ids, publishCLI(t, e, project, i))
-	}
-	daemon := recorded(t, e).PID
-	waitFor(t, 30*time.Second, "all events at the server", func() bool { return len(srv.Delivered()) == n })
-
-	requireDeliveredOnce(t, srv.Server, ids)
+	daemon := publishDelivered(t, e, srv, 3)
 	refreshes, tokens, _ := srv.snapshot()
 	requireOneRefreshByDaemon(t, refreshes, daemon)
 	if srv.Requests() != len(tokens) {
