@@ -2,9 +2,7 @@ package doctor
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
-	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/probe"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/session"
@@ -48,11 +45,9 @@ func Report(ctx context.Context, s *Scan) api.DoctorReport {
 }
 
 func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
-	var sess *session.Session
-	err := paths.CheckPrivate(s.Layout.SessionFile()) // never read a FIFO or another user's file
-	if err == nil || errors.Is(err, os.ErrNotExist) {
-		sess, err = session.Load(s.Layout.SessionFile())
-	}
+	// Load opens the file as a private secret: a FIFO, a symlink or another
+	// user's file is an error, never read.
+	sess, err := session.Load(s.Layout.SessionFile())
 	switch {
 	case err != nil:
 		return api.DoctorSession{}, append(fs, api.Finding{

@@ -79,13 +79,3 @@ func ReadFileLimit(path string, limit int64) ([]byte, error) {
 
 // isLoop reports the error O_NOFOLLOW gives for a final symlink.
 func isLoop(err error) bool { return errors.Is(err, errLoop) }
-
-// CheckPrivate reports whether the secret at path may be used (see
-// OpenPrivate) without reading it; a missing file is os.ErrNotExist.
-func CheckPrivate(path string) error {
-	f, err := OpenPrivate(path)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
