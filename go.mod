@@ -8,7 +8,6 @@ require (
 	github.com/gofrs/flock v0.13.2
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/prometheus/procfs v0.23.0
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/shirou/gopsutil/v4 v4.26.10
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.59.0
@@ -48,5 +47,3 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
-
-replace github.com/santhosh-tekuri/jsonschema/v6 => ./third_party/jsonschema
