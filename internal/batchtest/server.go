@@ -18,7 +18,7 @@ import (
 	"path"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/spec-kitty/spec-kitty/third_party/jsonschema"
 
 	"github.com/spec-kitty/spec-kitty/internal/events"
 )

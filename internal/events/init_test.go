@@ -21,7 +21,7 @@ func TestSchemaLibraryInitIsCheap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("running %s with inittrace: %v\n%s", os.Args[0], err, out)
 	}
-	re := regexp.MustCompile(`(?m)^init github\.com/santhosh-tekuri/jsonschema/v6 @.* (\d+) bytes, (\d+) allocs$`)
+	re := regexp.MustCompile(`(?m)^init github\.com/spec-kitty/spec-kitty/third_party/jsonschema @.* (\d+) bytes, (\d+) allocs$`)
 	m := re.FindSubmatch(out)
 	if m == nil {
 		return // the initialiser did no work at all
