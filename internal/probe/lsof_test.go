@@ -101,7 +101,7 @@ func TestParseLsof_Tolerance(t *testing.T) {
 
 func TestLsofArgs(t *testing.T) {
 	got := strings.Join(lsofArgs(9400, 9449), " ")
-	if want := "-nP -iTCP:9400-9449 -sTCP:LISTEN -F pcn"; got != want {
+	if want := "-nP -b -w -iTCP:9400-9449 -sTCP:LISTEN -F pcn"; got != want {
 		t.Errorf("lsof args = %q, want %q", got, want)
 	}
 }
