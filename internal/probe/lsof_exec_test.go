@@ -15,10 +15,10 @@ import (
 	"time"
 )
 
-// fakeTimeout is the bound the tests give a fake lsof that never answers;
-// short, so the test is quick, and far above what a fake that does answer
-// needs to start.
-const fakeTimeout = 300 * time.Millisecond
+// hangTimeout is the bound the tests give a fake lsof that never answers:
+// short, so those tests are quick. Every other test uses testLsof, whose
+// bound a fake that does answer meets even on a loaded machine.
+const hangTimeout = 300 * time.Millisecond
 
 // fakeLsof writes a shell script named lsof into a fresh directory, puts
 // that directory first on PATH for the test, and returns the directory.
@@ -37,8 +37,12 @@ func writeScript(t *testing.T, path, body string) {
 	}
 }
 
-// testLsof is the lsof source with the fast test bound and no fallback.
-var testLsof = lsofSource{timeout: fakeTimeout}
+// testLsof is the lsof source without a fallback, for fakes that answer;
+// hangingLsof is the same with the short bound, for fakes that never do.
+var (
+	testLsof    = lsofSource{timeout: 30 * time.Second}
+	hangingLsof = lsofSource{timeout: hangTimeout}
+)
 
 var ports9400 = []int{9400, 9401, 9449}
 
@@ -93,7 +97,7 @@ func TestLsofSource_Outcomes(t *testing.T) {
 		},
 		{
 			name:    "output past the cap",
-			script:  `i=0; while [ $i -lt 60000 ]; do printf 'p12345\nn127.0.0.1:9401\n'; i=$((i+1)); done`,
+			script:  `yes 'n127.0.0.1:9401' | head -c 1100000`,
 			wantErr: "output over",
 		},
 	}
@@ -136,7 +140,7 @@ func TestLsofSource_Args(t *testing.T) {
 // the timeout, not an empty listing; what it printed before is dropped.
 func TestLsofSource_Timeout(t *testing.T) {
 	fakeLsof(t, `printf 'p501\nn127.0.0.1:9401\n'; exec sleep 30`)
-	got, err := testLsof.list(context.Background(), ports9400)
+	got, err := hangingLsof.list(context.Background(), ports9400)
 	if !errors.Is(err, context.DeadlineExceeded) || got != nil {
 		t.Fatalf("list = %v, %v; want no listing and a deadline error", got, err)
 	}
@@ -151,7 +155,7 @@ func TestLsofSource_Timeout(t *testing.T) {
 func TestLsofSource_TimeoutWithChildHoldingOutput(t *testing.T) {
 	dir := fakeLsof(t, `sleep 30 & echo $! > "$(dirname "$0")/child"; printf 'p501\n'; wait`)
 	t.Cleanup(func() { killRecordedChild(t, filepath.Join(dir, "child")) })
-	got, err := testLsof.list(context.Background(), ports9400)
+	got, err := hangingLsof.list(context.Background(), ports9400)
 	if !errors.Is(err, context.DeadlineExceeded) || got != nil {
 		t.Fatalf("list = %v, %v; want no listing and a deadline error", got, err)
 	}
@@ -181,14 +185,14 @@ func TestLsofSource_Missing(t *testing.T) {
 		t.Errorf("list = %v, %v; want a failure to find lsof", got, err)
 	}
 
-	missing := lsofSource{fallback: filepath.Join(t.TempDir(), "lsof"), timeout: fakeTimeout}
+	missing := lsofSource{fallback: filepath.Join(t.TempDir(), "lsof"), timeout: testLsof.timeout}
 	if got, err := missing.list(context.Background(), ports9400); err == nil {
 		t.Errorf("list with an absent fallback = %v, want an error", got)
 	}
 
 	fallback := filepath.Join(t.TempDir(), "lsof")
 	writeScript(t, fallback, `printf 'p777\nn*:9449\n'`)
-	withFallback := lsofSource{fallback: fallback, timeout: fakeTimeout}
+	withFallback := lsofSource{fallback: fallback, timeout: testLsof.timeout}
 	got, err := withFallback.list(context.Background(), ports9400)
 	if err != nil || !reflect.DeepEqual(got, []pidListener{{777, "*", 9449}}) {
 		t.Errorf("list through the fallback = %v, %v", got, err)
@@ -213,7 +217,11 @@ func TestLsofSource_FailureIsASourceFailure(t *testing.T) {
 			} else {
 				fakeLsof(t, script)
 			}
-			f := newPIDFinder(SourceLsof, ports9400, testLsof.list)
+			src := testLsof
+			if name == "timeout" {
+				src = hangingLsof
+			}
+			f := newPIDFinder(SourceLsof, ports9400, src.list)
 			for port, o := range f.rest(context.Background(), ports9400) {
 				if o.info.PID != 0 || o.uid != -1 {
 					t.Errorf("port %d owner = %+v, want unknown", port, o)
