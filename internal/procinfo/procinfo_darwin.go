@@ -18,7 +18,7 @@ const sZomb = 5
 // Read returns what macOS says about pid, from sysctl alone: start time,
 // real uid and state from kern.proc.pid (kinfo_proc), argv and the exec
 // path from kern.procargs2. Nothing is loaded at run time (no libproc
-// through purego), so the binary starts on any macOS Go supports. Another
+// through purego, no fakecgo hooking the runtime at start-up). Another
 // user's argv is unreadable (ArgvReadable false), which the classifier
 // treats as "cannot tell", never as a match.
 func Read(pid int) (Info, error) {
