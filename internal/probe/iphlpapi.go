@@ -1,3 +1,9 @@
+//go:build !darwin
+
+// The darwin build leaves this file out: gopsutil's net package loads
+// libSystem through purego on macOS, and the macOS binary must not load
+// anything at run time (SPEC §8 Platforms).
+
 package probe
 
 import (

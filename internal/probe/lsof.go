@@ -15,63 +15,135 @@ import (
 )
 
 // lsofTimeout bounds one lsof run. lsof walks every process's descriptors
-// and takes tens of milliseconds on a laptop; a second leaves room for a
-// loaded machine while keeping a hung lsof (a stuck NFS mount) from
-// stalling the command: the scan then goes on without pids.
-const lsofTimeout = time.Second
+// and takes tens of milliseconds on a laptop; three seconds leave room for a
+// loaded machine while keeping a hung lsof (a stuck NFS mount, although -b
+// avoids most kernel blocks) from stalling the command. A run that does
+// not finish in time is a source failure, never "no listeners".
+const lsofTimeout = 3 * time.Second
+
+// lsofWaitDelay bounds the wait for lsof's output pipes after it exited or
+// was killed: a child lsof forked may still hold them, and Wait would
+// otherwise block until that child exits.
+const lsofWaitDelay = 500 * time.Millisecond
 
 // lsofMaxOutput bounds what is read from lsof: a range of 50 ports with a
-// few pids each is a few kilobytes.
+// few pids each is a few kilobytes. Output beyond it is a failure, since a
+// cut listing could hide a second owner of a port.
 const lsofMaxOutput = 1 << 20
 
+// lsofMaxStderr keeps enough of lsof's complaint for one error line.
+const lsofMaxStderr = 4096
+
 // lsofArgs asks for the TCP listeners of one port range, in lsof's field
-// output: p (pid), c (command) and n (name: address:port) per socket.
+// output (SPEC §8 Platforms): p (pid), c (command) and n (name:
+// address:port) per socket. -b keeps lsof from kernel calls that can block
+// (stat, readlink on a dead mount); -w drops the warnings -b causes.
 func lsofArgs(lo, hi int) []string {
-	return []string{"-nP", fmt.Sprintf("-iTCP:%d-%d", lo, hi), "-sTCP:LISTEN", "-F", "pcn"}
+	return []string{"-nP", "-b", "-w", fmt.Sprintf("-iTCP:%d-%d", lo, hi), "-sTCP:LISTEN", "-F", "pcn"}
 }
 
-// lsofListeners runs lsof over the span of ports. lsof exits 1 with no
-// output when nothing matches, which is an empty answer, not a failure.
+// lsofSource runs lsof as a listener source.
+type lsofSource struct {
+	// fallback is tried when lsof is not on PATH; "" for none.
+	fallback string
+	// timeout bounds one run.
+	timeout time.Duration
+}
+
+// defaultLsof is the lsof source the scan uses.
+var defaultLsof = lsofSource{fallback: platformLsof(), timeout: lsofTimeout}
+
+// lsofListeners runs lsof over the span of ports.
 func lsofListeners(ctx context.Context, ports []int) ([]pidListener, error) {
+	return defaultLsof.list(ctx, ports)
+}
+
+// list runs lsof over the span of ports. A missing lsof, a timeout, an
+// error or a cut listing is an error (the scan then reports a source
+// failure and names no pid); only lsof's own "nothing matched" is an empty
+// answer.
+func (s lsofSource) list(ctx context.Context, ports []int) ([]pidListener, error) {
 	if len(ports) == 0 {
 		return nil, nil
 	}
-	path, err := lsofPath()
+	path, err := s.path()
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, lsofTimeout)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, path, lsofArgs(slices.Min(ports), slices.Max(ports))...)
-	cmd.Stdout = &limitedBuffer{buf: &out, max: lsofMaxOutput}
-	cmd.Stderr = &limitedBuffer{buf: &errOut, max: 4096}
-	err = cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit) && exit.ExitCode() == 1 && out.Len() == 0:
-		return nil, nil
-	case errors.As(err, &exit) && out.Len() > 0:
-		// lsof also exits 1 when some process could not be inspected;
-		// what it did print is still true.
-	default:
-		return nil, fmt.Errorf("running lsof: %w %s", err, strings.TrimSpace(errOut.String()))
+	out, err := s.run(ctx, path, lsofArgs(slices.Min(ports), slices.Max(ports)))
+	if err != nil {
+		return nil, err
 	}
-	return ParseLsof(out.Bytes()), nil
+	return ParseLsof(out), nil
 }
 
-// limitedBuffer keeps the first max bytes and discards the rest, so a
-// runaway child cannot grow our memory.
+// run executes lsof within the timeout and judges what came back.
+func (s lsofSource) run(ctx context.Context, path string, args []string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	out := &limitedBuffer{max: lsofMaxOutput}
+	errOut := &limitedBuffer{max: lsofMaxStderr}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdout, cmd.Stderr = out, errOut
+	cmd.WaitDelay = lsofWaitDelay
+	err := cmd.Run()
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("running lsof: no answer within %v: %w", s.timeout, ctx.Err())
+	}
+	return lsofOutcome(err, out, errOut.buf.String())
+}
+
+// lsofOutcome decides what one finished lsof run says. lsof exits 1 both
+// when nothing matched (no output, nothing on stderr) and when it refused
+// its arguments (usage on stderr); any other nonzero exit, a signal, or
+// output cut short (past the cap, or not ending in a newline, so the last
+// pid or name may be a fragment) is a failure. Exit 1 after a complete
+// listing is kept: lsof reports with it processes it could not inspect,
+// and what it did print is true.
+func lsofOutcome(runErr error, out *limitedBuffer, stderr string) ([]byte, error) {
+	var exit *exec.ExitError
+	switch {
+	case runErr == nil:
+	case !errors.As(runErr, &exit):
+		return nil, fmt.Errorf("running lsof: %w", runErr)
+	case exit.ExitCode() == 1 && out.buf.Len() == 0 && strings.TrimSpace(stderr) == "":
+		return nil, nil
+	case exit.ExitCode() != 1 || out.buf.Len() == 0:
+		return nil, fmt.Errorf("running lsof: %w%s", runErr, firstLine(stderr))
+	}
+	switch {
+	case out.overflow:
+		return nil, fmt.Errorf("running lsof: output over %d bytes", lsofMaxOutput)
+	case out.buf.Len() > 0 && !bytes.HasSuffix(out.buf.Bytes(), []byte("\n")):
+		return nil, errors.New("running lsof: output ends inside a record")
+	}
+	return out.buf.Bytes(), nil
+}
+
+// firstLine is ": " and the first line of an error output, or "".
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	if line == "" {
+		return ""
+	}
+	return ": " + line
+}
+
+// limitedBuffer keeps the first max bytes, discards the rest and remembers
+// that it did, so a runaway child cannot grow our memory and a cut output
+// is never taken for a whole one.
 type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
+	buf      bytes.Buffer
+	max      int
+	overflow bool
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(len(p), room)])
+	room := l.max - l.buf.Len()
+	if len(p) > room {
+		l.overflow = true
 	}
+	l.buf.Write(p[:min(len(p), max(room, 0))])
 	return len(p), nil
 }
 
@@ -132,15 +204,24 @@ func splitLsofName(name string) (host string, port int, ok bool) {
 // launchd job often has a PATH without /usr/sbin, so it is tried there too.
 const darwinLsof = "/usr/sbin/lsof"
 
-// lsofPath finds lsof on PATH, or where the OS ships it.
-func lsofPath() (string, error) {
+// platformLsof is the fallback path of lsof on this OS; "" where lsof has
+// no fixed home.
+func platformLsof() string {
+	if runtime.GOOS == "darwin" {
+		return darwinLsof
+	}
+	return ""
+}
+
+// path finds lsof on PATH, or at the fallback path.
+func (s lsofSource) path() (string, error) {
 	path, err := exec.LookPath("lsof")
 	if err == nil {
 		return path, nil
 	}
-	if runtime.GOOS == "darwin" {
-		if fi, statErr := os.Stat(darwinLsof); statErr == nil && fi.Mode().IsRegular() {
-			return darwinLsof, nil
+	if s.fallback != "" {
+		if fi, statErr := os.Stat(s.fallback); statErr == nil && fi.Mode().IsRegular() {
+			return s.fallback, nil
 		}
 	}
 	return "", fmt.Errorf("finding lsof: %w", err)

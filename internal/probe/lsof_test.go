@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,18 +9,47 @@ import (
 	"testing"
 )
 
+// readFixture returns an lsof fixture without its header: the leading
+// "#" lines that say where the output came from and how it was adapted.
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "lsof", name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	for bytes.HasPrefix(data, []byte("#")) {
+		_, data, _ = bytes.Cut(data, []byte("\n"))
+	}
 	return data
 }
 
-// TestParseLsof_Fixtures parses lsof -F pcn output captured on Linux (lsof
-// 4.95, which prints no f field) and written in the macOS style (which
-// always adds f).
+// TestLsofFixtures_NameTheirSource: every non-empty fixture says in its
+// header where its output came from (a public source, this project's own
+// capture, or that it is hand-written).
+func TestLsofFixtures_NameTheirSource(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "lsof", "*.txt"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) == 0 {
+			continue // lsof's answer when nothing matches
+		}
+		header, _, _ := strings.Cut(string(data), "\np")
+		if !strings.HasPrefix(header, "# ") || !(strings.Contains(header, "Source:") || strings.Contains(header, "Captured") || strings.Contains(header, "HAND-WRITTEN")) {
+			t.Errorf("%s: no header naming its source", path)
+		}
+	}
+}
+
+// TestParseLsof_Fixtures parses lsof field output: adapted from macOS
+// captures in public sources, captured on Linux (lsof 4.95, which prints no
+// f field), and hand-written in the macOS style. Each file's header says
+// which.
 func TestParseLsof_Fixtures(t *testing.T) {
 	cases := []struct {
 		name, file string
@@ -57,6 +87,19 @@ func TestParseLsof_Fixtures(t *testing.T) {
 			},
 			wantPIDs: map[int][]int{9420: {801}, 9421: {802}},
 		},
+		{
+			name:     "macos capture layout: every field, a listener, a connection, udp",
+			file:     "macos-full-fields.txt",
+			want:     []pidListener{{4311, "127.0.0.1", 9401}},
+			wantPIDs: map[int][]int{9401: {4311}},
+		},
+		{
+			name:     "macos capture: one process on the v4 and v6 wildcard",
+			file:     "macos-dual-stack-wildcard.txt",
+			want:     []pidListener{{687, "*", 9437}, {687, "*", 9437}},
+			wantPIDs: map[int][]int{9437: {687}},
+		},
+		{name: "f lines without names", file: "f-always-selected.txt", wantPIDs: map[int][]int{}},
 		{name: "lsof exit 1: no output", file: "empty.txt", wantPIDs: map[int][]int{}},
 	}
 	ports := make([]int, 0, 50)
@@ -101,7 +144,7 @@ func TestParseLsof_Tolerance(t *testing.T) {
 
 func TestLsofArgs(t *testing.T) {
 	got := strings.Join(lsofArgs(9400, 9449), " ")
-	if want := "-nP -iTCP:9400-9449 -sTCP:LISTEN -F pcn"; got != want {
+	if want := "-nP -b -w -iTCP:9400-9449 -sTCP:LISTEN -F pcn"; got != want {
 		t.Errorf("lsof args = %q, want %q", got, want)
 	}
 }
@@ -119,7 +162,7 @@ func TestHostTier(t *testing.T) {
 }
 
 func FuzzParseLsof(f *testing.F) {
-	for _, name := range []string{"linux-shared-fork.txt", "macos-daemons.txt", "macos-shared-fork.txt", "macos-ipv6-extra-fields.txt"} {
+	for _, name := range []string{"linux-shared-fork.txt", "macos-daemons.txt", "macos-shared-fork.txt", "macos-ipv6-extra-fields.txt", "macos-full-fields.txt", "macos-dual-stack-wildcard.txt", "f-always-selected.txt"} {
 		f.Add(readFixture(f, name))
 	}
 	f.Add([]byte("p1\nn[::]:1\n"))

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
-	"github.com/shirou/gopsutil/v4/process"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,11 +15,12 @@ import (
 // in <sys/proc.h>).
 const sZomb = 5
 
-// Read returns what macOS says about pid: start time, real uid and state
-// from sysctl kern.proc.pid (kinfo_proc), argv from kern.procargs2 and the
-// executable from proc_pidpath, both through gopsutil. Another user's argv
-// is unreadable (ArgvReadable false), which the classifier treats as
-// "cannot tell", never as a match.
+// Read returns what macOS says about pid, from sysctl alone: start time,
+// real uid and state from kern.proc.pid (kinfo_proc), argv and the exec
+// path from kern.procargs2. Nothing is loaded at run time (no libproc
+// through purego, no fakecgo hooking the runtime at start-up). Another
+// user's argv is unreadable (ArgvReadable false), which the classifier
+// treats as "cannot tell", never as a match.
 func Read(pid int) (Info, error) {
 	if pid <= 0 {
 		return Info{}, fmt.Errorf("reading process %d: invalid pid", pid)
@@ -34,13 +35,9 @@ func Read(pid int) (Info, error) {
 		StartTime: startOf(kp),
 		Zombie:    kp.Proc.P_stat == sZomb,
 	}
-	if p, err := process.NewProcess(int32(pid)); err == nil {
-		if argv, err := p.CmdlineSlice(); err == nil {
-			info.Argv, info.ArgvReadable = argv, true
-		}
-		if exe, err := p.Exe(); err == nil {
-			info.Exe = exe
-		}
+	if exe, argv, err := procArgs(pid); err == nil {
+		info.Argv, info.ArgvReadable = argv, true
+		info.Exe = exe
 	}
 	// The identity is read again after argv: if the pid was reused in
 	// between, the argv may be a stranger's, so nothing read is kept.
@@ -48,6 +45,24 @@ func Read(pid int) (Info, error) {
 		return Info{}, fmt.Errorf("reading process %d: %w", pid, ErrIdentityChanged)
 	}
 	return info, nil
+}
+
+// procArgs reads argv and the executable of pid from kern.procargs2. The
+// kernel records the exec path as given to execve; a relative one says
+// nothing about which file ran, so only an absolute path is kept.
+func procArgs(pid int) (exe string, argv []string, err error) {
+	buf, err := unix.SysctlRaw("kern.procargs2", pid)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading kern.procargs2: %w", err)
+	}
+	path, argv, err := ParseProcArgs2(buf)
+	if err != nil {
+		return "", nil, err
+	}
+	if filepath.IsAbs(path) {
+		exe = filepath.Clean(path)
+	}
+	return exe, argv, nil
 }
 
 // kinfo reads the kinfo_proc of pid; a pid with no process is

@@ -3,7 +3,9 @@
 package live
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -209,7 +211,7 @@ func BenchmarkScan18DaemonsBySource(b *testing.B) {
 		var ds []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
-			out, err := exec.Command("lsof", "-nP", "-iTCP:9400-9449", "-sTCP:LISTEN", "-F", "pcn").Output()
+			out, err := exec.Command("lsof", "-nP", "-b", "-w", "-iTCP:9400-9449", "-sTCP:LISTEN", "-F", "pcn").Output()
 			ds = append(ds, time.Since(t0))
 			if err != nil || len(probe.ParseLsof(out)) < 18 {
 				b.Fatalf("lsof: %v, %d listeners", err, len(probe.ParseLsof(out)))
@@ -224,9 +226,40 @@ func BenchmarkScan18DaemonsBySource(b *testing.B) {
 // still runs with no pid, reports listener_source none with a warning that
 // says why, and still recognises this scope's daemon by token proof.
 func TestPlatform_LsofMissingFallsBackToNone(t *testing.T) {
+	lsofFallsBackToNone(t, t.TempDir()) // no lsof here
+}
+
+// TestPlatform_LsofFailingFallsBackToNone: an lsof that fails (exits 2
+// with a complaint) or never answers (killed at its 3 s bound) is a source
+// failure, exactly like a missing one: never "no listeners".
+func TestPlatform_LsofFailingFallsBackToNone(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatalf("sleep is needed for a hanging lsof: %v", err)
+	}
+	for name, body := range map[string]string{
+		"error":   "echo 'lsof: illegal option character: b' >&2; exit 2",
+		"timeout": "exec " + sleep + " 30",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			script := "#!/bin/sh\n" + body + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "lsof"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			lsofFallsBackToNone(t, dir)
+		})
+	}
+}
+
+// lsofFallsBackToNone runs doctor with the lsof source and PATH set to
+// path beside one daemon of this scope, and checks the scan degraded to
+// none with a warning and still proved the daemon by its token.
+func lsofFallsBackToNone(t *testing.T, path string) {
+	t.Helper()
 	e := testenv.New(t)
 	e.Vars[envTick] = "3600"
-	e.Vars["PATH"] = t.TempDir() // no lsof here
+	e.Vars["PATH"] = path
 	useSource(e, probe.SourceLsof)
 	port := testenv.FreePorts(t, api.SyncRange, 1)[0]
 	own := e.SpawnDaemon(testenv.DaemonOpts{Port: port, Version: "3.2.2"})
