@@ -35,6 +35,10 @@ func TestOpen_MigratesSchemaV1KeepingTheQueue(t *testing.T) {
 		`INSERT INTO meta VALUES ('node_id', 'node-v1'), ('lamport_clock', '41')`,
 		fmt.Sprintf(`INSERT INTO events (event_id, project_uuid, envelope, created_at) VALUES ('%s', '%s', '%s', 1)`, old.EventID, testProject, raw),
 	)
+	// Read-only readers (sync status with no daemon) read it as it is.
+	if c, err := ReadCounts(path); err != nil || c.Depth != 1 {
+		t.Fatalf("ReadCounts of a schema 1 queue: %+v, %v", c, err)
+	}
 	q, err := Open(path)
 	if err != nil {
 		t.Fatalf("Open of a schema 1 queue: %v", err)
@@ -67,6 +71,38 @@ func TestOpen_MigratesSchemaV1KeepingTheQueue(t *testing.T) {
 		t.Fatalf("reopening the migrated queue: %v", err)
 	}
 	q2.Close()
+}
+
+// Daemons of a scope starting at once open the old file together: the
+// writer's immediate transactions make one of them migrate and the others
+// find it current.
+func TestOpen_ConcurrentOpensMigrateOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sync-daemon-queue.db")
+	foreignDB(t, path, schemaV1, fmt.Sprintf(`INSERT INTO store_marker VALUES ('%s', 1)`, StoreKind))
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			q, err := Open(path)
+			if err == nil {
+				err = q.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Open of a schema 1 queue: %v", err)
+		}
+	}
+	q, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var markers, version int
+	if err := q.r.QueryRow(`SELECT count(*), max(schema_version) FROM store_marker`).Scan(&markers, &version); err != nil || markers != 1 || version != SchemaVersion {
+		t.Errorf("store marker: %d rows, v%d (%v); want one row at v%d", markers, version, err, SchemaVersion)
+	}
 }
 
 func TestPublish_AfterDeliveryQueuesNothing(t *testing.T) {
