@@ -87,10 +87,13 @@ func (q *Queue) Publish(ctx context.Context, env events.Envelope) (Published, er
 	if err != nil {
 		return Published{}, err
 	}
-	if !stamped(env, node) {
-		if err := stamp(ctx, tx, &env, node); err != nil {
-			return Published{}, err
-		}
+	if stamped(env, node) {
+		err = observe(ctx, tx, env.LamportClock)
+	} else {
+		err = stamp(ctx, tx, &env, node)
+	}
+	if err != nil {
+		return Published{}, err
 	}
 	raw, err := json.Marshal(env)
 	if err != nil {
@@ -138,6 +141,23 @@ func stamp(ctx context.Context, tx *sql.Tx, env *events.Envelope, node string) e
 	env.NodeID = node
 	env.LamportClock = prev + 1
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('lamport_clock', ?)`, strconv.FormatInt(env.LamportClock, 10)); err != nil {
+		return fmt.Errorf("advancing the lamport clock: %w", err)
+	}
+	return nil
+}
+
+// observe is Lamport's receive rule for an event another emitter stamped:
+// the queue's clock moves up to the event's, so the events this daemon
+// stamps next are ordered after one it has seen.
+func observe(ctx context.Context, tx *sql.Tx, clock int64) error {
+	last, err := metaValue(ctx, tx, "lamport_clock", "0")
+	if err != nil {
+		return err
+	}
+	if prev, _ := strconv.ParseInt(last, 10, 64); clock <= prev {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'lamport_clock'`, strconv.FormatInt(clock, 10)); err != nil {
 		return fmt.Errorf("advancing the lamport clock: %w", err)
 	}
 	return nil

@@ -280,7 +280,8 @@ func saveLogin(t *testing.T, e *testenv.Env, server string, teams ...session.Tea
 // TestDelivery_ForeignStampKept: an event posted with another node's
 // node_id and its own lamport_clock (as the Python CLI's envelope builder
 // makes them) reaches the server with both as posted; an event of this
-// CLI (clock 0) is stamped with the daemon's node id and clock.
+// CLI (clock 0) is stamped with the daemon's node id and the next clock
+// value after the one it saw.
 func TestDelivery_ForeignStampKept(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]map[string]any{}
@@ -322,8 +323,9 @@ func TestDelivery_ForeignStampKept(t *testing.T) {
 		t.Errorf("foreign event uploaded with node_id %v lamport_clock %v, want python-node-1 and 8", f["node_id"], f["lamport_clock"])
 	}
 	o := got[own]
-	if o["node_id"] == "python-node-1" || o["node_id"] == "" || o["lamport_clock"] != float64(1) {
-		t.Errorf("this CLI's event uploaded with node_id %v lamport_clock %v, want the daemon's node and clock 1", o["node_id"], o["lamport_clock"])
+	// Stamped by the daemon, after the event it saw stamped 8.
+	if o["node_id"] == "python-node-1" || o["node_id"] == "" || o["lamport_clock"] != float64(9) {
+		t.Errorf("this CLI's event uploaded with node_id %v lamport_clock %v, want the daemon's node and clock 9", o["node_id"], o["lamport_clock"])
 	}
 	for _, v := range srv.Violations() {
 		t.Errorf("contract violation: %s", v)
