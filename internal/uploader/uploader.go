@@ -98,8 +98,8 @@ type Uploader struct {
 	force  chan struct{} // an explicit request to sync now
 
 	inflight  atomic.Bool
-	leader    atomic.Bool // MayUpload said yes last time it was asked
-	withheld  atomic.Bool // the login has no Private Teamspace (withhold.go)
+	leader    atomic.Int32 // MayUpload's last answer: 0 not asked, 1 yes, 2 no
+	withheld  atomic.Bool  // the login has no Private Teamspace (withhold.go)
 	failures  atomic.Int64
 	lastSync  atomic.Pointer[time.Time]
 	lastError atomic.Pointer[string]
@@ -183,7 +183,7 @@ func wake(ch chan struct{}) {
 func (u *Uploader) Status() api.SyncStatus {
 	st := api.SyncStatus{
 		Running:             u.inflight.Load(),
-		Uploader:            u.leader.Load(),
+		Uploader:            u.leader.Load() == 1,
 		ConsecutiveFailures: int(u.failures.Load()),
 		QueueDepth:          u.cfg.Queue.CachedDepth(),
 		Parked:              u.cfg.Queue.CachedParked(),
@@ -232,7 +232,11 @@ func (u *Uploader) Busy() bool {
 // mayUpload asks cfg.MayUpload and remembers the answer for Status.
 func (u *Uploader) mayUpload() bool {
 	ok := u.cfg.MayUpload == nil || u.cfg.MayUpload()
-	if u.leader.Swap(ok) != ok && u.cfg.MayUpload != nil {
+	state := int32(2)
+	if ok {
+		state = 1
+	}
+	if u.leader.Swap(state) != state && u.cfg.MayUpload != nil {
 		if ok {
 			u.log.Info("this daemon uploads the scope's queue: it holds the upload lock")
 		} else {
@@ -244,9 +248,10 @@ func (u *Uploader) mayUpload() bool {
 
 // Run uploads until ctx ends. It starts with a round at once, since a
 // killed predecessor may have left events, then sleeps until Trigger,
-// Notify, the idle interval or the end of a backoff; it never polls.
+// Notify, the idle interval or the end of a backoff; it never polls the queue.
 // Events that are queued when ctx ends stay queued. Close the queue only
-// after Run has returned.
+// after Run has returned. While MayUpload says no, it sends nothing and
+// asks again every Standby, so that it takes over when the holder exits.
 func (u *Uploader) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
