@@ -50,7 +50,11 @@ func RangeOf(family string) (PortRange, bool) {
 
 // SyncStatus is the uploader's state as reported in the health payload.
 type SyncStatus struct {
-	Running             bool       `json:"running"`
+	Running bool `json:"running"`
+	// Uploader reports that this daemon holds sync-daemon-upload.lock: the
+	// one daemon of the scope that sends batches. Any other one queues and
+	// answers, and takes the lock over when its holder exits.
+	Uploader            bool       `json:"uploader"`
 	LastSync            *time.Time `json:"last_sync"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	QueueDepth          int        `json:"queue_depth"`

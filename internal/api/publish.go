@@ -18,9 +18,12 @@ type PublishResponse struct {
 	EventID string `json:"event_id"`
 	// Existed reports a retry of an event already queued: nothing new was
 	// queued.
-	Existed      bool  `json:"existed"`
-	LamportClock int64 `json:"lamport_clock"`
-	QueueDepth   int   `json:"queue_depth"`
+	Existed bool `json:"existed"`
+	// AlreadyDelivered reports an event id delivered within the last 30
+	// days (the queue's ledger): nothing was queued.
+	AlreadyDelivered bool  `json:"already_delivered"`
+	LamportClock     int64 `json:"lamport_clock"`
+	QueueDepth       int   `json:"queue_depth"`
 }
 
 // ParkedEvent is one event the uploader took out of the upload loop

@@ -69,7 +69,7 @@ config.toml in the runtime root.`,
 	f.BoolVar(&o.headless, "headless", false, "use the device code flow instead of a browser")
 	f.BoolVar(&o.withToken, "with-token", false, "read an access token from stdin (CI)")
 	f.StringVar(&o.email, "email", "", "with --with-token: your account's email address (no server call)")
-	f.StringVar(&o.team, "team", "", "with --with-token --email: the team to act for")
+	f.StringVar(&o.team, "team", "", "with --with-token --email: your Private Teamspace, where events go (none: they stay queued)")
 	f.DurationVar(&o.expiresIn, "expires-in", time.Hour, "with --with-token: how long the token is valid")
 	return cmd
 }

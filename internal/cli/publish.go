@@ -43,7 +43,8 @@ before anything is queued, with one line naming the field.
 The event id is printed once the event is on disk. If the outcome is unknown
 (the daemon took the request and never answered), the command says the event
 "may have been queued" and exits 1: run it again with --event-id and the same
-id, and the event is queued at most once.`,
+id, and the event is queued at most once. An event delivered in the last 30
+days is not queued again: the command says "already delivered" and exits 0.`,
 		Example: `  spec-kitty sync publish --type WPStatusChanged --aggregate-id WP01 --aggregate-type WorkPackage \
     --payload '{"mission_slug":"m","wp_id":"WP01","from_lane":"planned","to_lane":"claimed","actor":"me","execution_mode":"worktree"}'
   spec-kitty sync publish --event-id 01JMBY7K8N3QRVX2DPFG5HWT4E --type ... # retry, queued at most once`,
@@ -149,14 +150,18 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 		return writeJSON(ios.Out, out)
 	}
 	fmt.Fprintln(ios.Out, out.EventID)
-	if out.Existed {
+	switch {
+	case out.Existed:
 		fmt.Fprintf(ios.ErrOut, "event %s was already queued; nothing new queued\n", out.EventID)
+	case out.AlreadyDelivered:
+		fmt.Fprintf(ios.ErrOut, "event %s was already delivered; nothing queued\n", out.EventID)
 	}
 	return nil
 }
 
-// sessionTeam is the team of the current login, or "" when there is none
-// or it cannot be read. It only reads the session: a publish never
+// sessionTeam is the Private Teamspace of the current login, or "" when
+// there is none or it cannot be read: an event is never stamped with a
+// shared team. It only reads the session: a publish never
 // refreshes the login nor writes the Python CLI's files (the daemon
 // refreshes before it uploads, and the uploader fills the team from the
 // session it sends with where this left it empty).
@@ -165,5 +170,5 @@ func sessionTeam(eo lifecycle.Options) string {
 	if err != nil || s == nil {
 		return ""
 	}
-	return s.Team
+	return session.PrivateTeam(s.Teams)
 }

@@ -24,6 +24,9 @@ const (
 	CmdLogin      = "spec-kitty auth login"
 	CmdSyncStatus = "spec-kitty sync status"
 	CmdSyncParked = "spec-kitty sync parked"
+	// CmdRelogin replaces the stored login with a fresh one, which reads
+	// the account's teams from the server again.
+	CmdRelogin = "spec-kitty auth login --force"
 )
 
 // Report builds the `auth doctor` report of a scan. It reads, never writes.
@@ -72,7 +75,22 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 			Remediation: api.Remediation{Command: CmdLogin + " --server URL"},
 		})
 	}
+	if session.PrivateTeam(sess.Teams) == "" {
+		fs = append(fs, noPrivateTeamspace(sess.Email))
+	}
 	return api.DoctorSession{Present: true, ServerURL: &sess.ServerURL, AuthPrincipal: &sess.Email, AuthTeam: &sess.Team}, fs
+}
+
+// noPrivateTeamspace is the finding of a login without a Private
+// Teamspace: events go only there (as upstream), so the daemon keeps them
+// queued rather than send them to a shared team.
+func noPrivateTeamspace(principal string) api.Finding {
+	return api.Finding{
+		ID: "no_private_teamspace", Severity: "warning",
+		Summary: "the login of " + principal + " has no Private Teamspace: events stay queued and are not uploaded, " +
+			"because they go only to your Private Teamspace, never to a shared team; once your account has one, log in again to read your teams",
+		Remediation: api.Remediation{Command: CmdRelogin},
+	}
 }
 
 // daemon describes the recorded singleton.

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
 func TestReport_FR004_SplitsAndFindings(t *testing.T) {
@@ -103,5 +105,44 @@ func TestReport_UnusableSessionAndStateFile(t *testing.T) {
 	}
 	if f := ids["state_file_unusable"]; f.Severity != "warning" || f.Remediation.Command != CmdSyncStart || !strings.Contains(f.Summary, "2 lines") {
 		t.Errorf("state file finding %+v", f)
+	}
+}
+
+func TestReport_LoginWithoutPrivateTeamspace(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		teams []session.Team
+		want  bool
+	}{
+		{"shared team only", []session.Team{{ID: "shared", Name: "S", Role: "member"}}, true},
+		{"no team", []session.Team{}, true},
+		{"private teamspace", []session.Team{{ID: "shared", Name: "S"}, {ID: "mine", Name: "P", IsPrivateTeamspace: true}}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeScan(t)
+			now := time.Now().UTC()
+			st := &session.Stored{
+				UserID: "u", Email: "u@example.com", Name: "U", Teams: tt.teams, DefaultTeamID: "shared",
+				AccessToken: "tok", RefreshToken: "ref", IssuedAt: now, AccessExpires: now.Add(time.Hour),
+				Scope: "offline_access", StorageBackend: "file", LastUsedAt: now, AuthMethod: "authorization_code",
+				ServerURL: "https://sk.example.com",
+			}
+			if err := session.Save(s.Layout.SessionFile(), st); err != nil {
+				t.Fatal(err)
+			}
+			var got *api.Finding
+			for _, f := range Report(context.Background(), s).Findings {
+				if f.ID == "no_private_teamspace" {
+					got = &f
+				}
+			}
+			if (got != nil) != tt.want {
+				t.Fatalf("no_private_teamspace finding: %+v, want present=%v", got, tt.want)
+			}
+			if got != nil && (got.Severity != "warning" || got.Remediation.Command != CmdRelogin ||
+				!strings.Contains(got.Summary, "Private Teamspace") || !strings.Contains(got.Summary, "stay queued")) {
+				t.Errorf("finding %+v", *got)
+			}
+		})
 	}
 }

@@ -144,6 +144,10 @@ func (l Layout) InstanceFile(port int) string {
 // QueueDB is the daemon's durable event queue; never the Python CLI's queue.db.
 func (l Layout) QueueDB() string { return filepath.Join(l.Root, "sync-daemon-queue.db") }
 
+// UploadLockFile is held by the one daemon of the scope that uploads
+// (SPEC §3, §10).
+func (l Layout) UploadLockFile() string { return filepath.Join(l.Root, "sync-daemon-upload.lock") }
+
 // SessionFile is the auth session.
 func (l Layout) SessionFile() string { return filepath.Join(l.Root, "auth", "session.json") }
 

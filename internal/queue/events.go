@@ -44,14 +44,18 @@ type Published struct {
 	// Existed reports that the event id was already queued (a retry): the
 	// queue is unchanged.
 	Existed bool
+	// Delivered reports that the event id was delivered within
+	// LedgerRetention (a retry after the upload): nothing was queued.
+	Delivered bool
 	// LamportClock is the clock value stamped on the event.
 	LamportClock int64
 }
 
 // Publish validates env, stamps it with this machine's node id and the
-// next Lamport clock value, and commits it, all in one transaction, so the
-// clock is monotonic whichever process publishes. An event id that is
-// already queued changes nothing (idempotent retries).
+// next Lamport clock value unless its emitter stamped it (see stamped), and
+// commits it, all in one transaction, so the clock is monotonic whichever
+// process publishes. An event id that is already queued, or was delivered
+// within LedgerRetention, changes nothing (idempotent retries).
 func (q *Queue) Publish(ctx context.Context, env events.Envelope) (Published, error) {
 	if env.EventID == "" {
 		return Published{}, fmt.Errorf("%w: event_id: missing", ErrInvalidEvent)
@@ -69,6 +73,9 @@ func (q *Queue) Publish(ctx context.Context, env events.Envelope) (Published, er
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
 	}
+	if done, err := delivered(ctx, tx, env.EventID, time.Now()); err != nil || done {
+		return Published{EventID: env.EventID, Delivered: done}, err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
 		return Published{}, fmt.Errorf("queueing event %s: %w", env.EventID, err)
@@ -80,22 +87,20 @@ func (q *Queue) Publish(ctx context.Context, env events.Envelope) (Published, er
 	if err != nil {
 		return Published{}, err
 	}
-	last, err := metaValue(ctx, tx, "lamport_clock", "0")
+	if stamped(env, node) {
+		err = observe(ctx, tx, env.LamportClock)
+	} else {
+		err = stamp(ctx, tx, &env, node)
+	}
 	if err != nil {
 		return Published{}, err
 	}
-	prev, _ := strconv.ParseInt(last, 10, 64)
-	env.NodeID = node
-	env.LamportClock = prev + 1
 	raw, err := json.Marshal(env)
 	if err != nil {
 		return Published{}, fmt.Errorf("encoding event %s: %w", env.EventID, err)
 	}
 	if err := events.Validate(raw); err != nil {
 		return Published{}, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('lamport_clock', ?)`, strconv.FormatInt(env.LamportClock, 10)); err != nil {
-		return Published{}, fmt.Errorf("advancing the lamport clock: %w", err)
 	}
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO events (event_id, project_uuid, envelope, created_at) VALUES (?, ?, ?, ?)`,
@@ -108,6 +113,54 @@ func (q *Queue) Publish(ctx context.Context, env events.Envelope) (Published, er
 	}
 	q.depth.Add(1)
 	return Published{EventID: env.EventID, LamportClock: env.LamportClock}, nil
+}
+
+// stamped reports whether env's emitter already stamped it: a node_id that
+// is neither this queue's nor this machine's default belongs to another
+// node, and a non-zero lamport_clock is a clock some node ticked (the
+// Python CLI names the same machine node id as this one, yet keeps its own
+// clock). Such an event keeps both fields: its order is its node's, and
+// restamping the clock alone would break it. The Go CLI's envelopes carry
+// this machine's node id and clock 0 and are stamped by the queue.
+func stamped(env events.Envelope, node string) bool {
+	if env.NodeID == "" {
+		return false
+	}
+	foreign := env.NodeID != node && env.NodeID != events.DefaultNodeID()
+	return foreign || env.LamportClock > 0
+}
+
+// stamp sets env's node id and the next value of the queue's Lamport
+// clock, and advances the clock, inside the publish transaction.
+func stamp(ctx context.Context, tx *sql.Tx, env *events.Envelope, node string) error {
+	last, err := metaValue(ctx, tx, "lamport_clock", "0")
+	if err != nil {
+		return err
+	}
+	prev, _ := strconv.ParseInt(last, 10, 64)
+	env.NodeID = node
+	env.LamportClock = prev + 1
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta (key, value) VALUES ('lamport_clock', ?)`, strconv.FormatInt(env.LamportClock, 10)); err != nil {
+		return fmt.Errorf("advancing the lamport clock: %w", err)
+	}
+	return nil
+}
+
+// observe is Lamport's receive rule for an event another emitter stamped:
+// the queue's clock moves up to the event's, so the events this daemon
+// stamps next are ordered after one it has seen.
+func observe(ctx context.Context, tx *sql.Tx, clock int64) error {
+	last, err := metaValue(ctx, tx, "lamport_clock", "0")
+	if err != nil {
+		return err
+	}
+	if prev, _ := strconv.ParseInt(last, 10, 64); clock <= prev {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'lamport_clock'`, strconv.FormatInt(clock, 10)); err != nil {
+		return fmt.Errorf("advancing the lamport clock: %w", err)
+	}
+	return nil
 }
 
 // metaValue returns the meta value of key, storing def first when missing.
@@ -181,19 +234,6 @@ func (q *Queue) list(ctx context.Context, query string, args ...any) ([]Item, er
 		return nil, fmt.Errorf("reading the queue: %w", err)
 	}
 	return out, nil
-}
-
-// Delete removes the events with the given ids, in one transaction: the
-// ones the server accepted or already had. Ids not queued are ignored.
-func (q *Queue) Delete(ctx context.Context, ids []string) error {
-	n, err := q.update(ctx, ids, `DELETE FROM events WHERE event_id IN (%s)`)
-	if err != nil {
-		return fmt.Errorf("deleting events: %w", err)
-	}
-	if q.depth.Add(-n) < 0 {
-		q.depth.Store(0) // another process deleted some first; Depth recounts
-	}
-	return nil
 }
 
 // Reject counts one more rejection of each event and records why; an event

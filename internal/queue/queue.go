@@ -42,8 +42,12 @@ const maxReaders = 4
 const StoreKind = "spec-kitty-go-sync-daemon-queue"
 
 // SchemaVersion is the marker's schema version. A file written by a newer
-// build is refused rather than misread.
-const SchemaVersion = 1
+// build is refused rather than misread; one written by an older build of
+// this store is migrated in place (migrations), never refused.
+//
+//	1: events and meta
+//	2: + delivered, the ledger of delivered event ids
+const SchemaVersion = 2
 
 // MaxEvents bounds the queue. A publish into a full queue is refused with
 // ErrFull: never a silent drop, and a machine offline for weeks cannot fill
@@ -70,7 +74,25 @@ CREATE TABLE events (
 	last_error   TEXT
 );
 CREATE INDEX events_ready ON events (parked_at, seq);
+` + ledgerSchema
+
+// ledgerSchema is what schema version 2 added: the ids of delivered events,
+// so that a publish of one of them queues nothing (ledger.go).
+const ledgerSchema = `
+CREATE TABLE delivered (
+	seq          INTEGER PRIMARY KEY,
+	event_id     TEXT    NOT NULL UNIQUE,
+	delivered_at INTEGER NOT NULL
+);
+CREATE INDEX delivered_age ON delivered (delivered_at);
 `
+
+// migrations[v] turns schema version v into v+1. Each runs in the
+// transaction that checked the marker, together with the marker's update,
+// so a crash leaves the old version or the new one, never half of one.
+var migrations = map[int]string{
+	1: ledgerSchema,
+}
 
 // Queue is an open event queue. It is safe for concurrent use, and several
 // Queues (in one process or many) may have the same file open.
@@ -89,6 +111,8 @@ type Queue struct {
 	maxEvents int
 	// parked is the number of parked events as of the last Depth.
 	parked atomic.Int64
+	// maxDelivered is LedgerMaxIDs when zero, lowered by tests.
+	maxDelivered int
 }
 
 // Open opens the queue at path, creating the file (mode 0600), its directory
@@ -282,11 +306,23 @@ func checkMarker(ctx context.Context, db querier, path string) (fresh bool, err 
 	if version > SchemaVersion {
 		return false, fmt.Errorf("queue %s has schema version %d; this build understands up to %d (it was left untouched)", path, version, SchemaVersion)
 	}
+	if version < 1 {
+		return false, fmt.Errorf("queue %s: %w (schema version %d); it was left untouched", path, ErrForeignStore, version)
+	}
 	return false, nil
 }
 
-// migrate creates the schema in a new file, or checks that an existing one
-// is ours.
+// schemaVersion reads the marker's version of a file checkMarker accepted.
+func schemaVersion(ctx context.Context, db querier) (int, error) {
+	var v int
+	err := db.QueryRowContext(ctx, `SELECT schema_version FROM store_marker LIMIT 1`).Scan(&v)
+	return v, err
+}
+
+// migrate creates the schema in a new file, brings one of an older
+// version of this store up to SchemaVersion, or checks that an existing
+// one is ours. The writer's transactions are immediate, so two daemons
+// opening an old file at once migrate it once.
 func migrate(db *sql.DB, path string) error {
 	ctx := context.Background()
 	tx, err := db.BeginTx(ctx, nil)
@@ -295,17 +331,42 @@ func migrate(db *sql.DB, path string) error {
 	}
 	defer tx.Rollback()
 	fresh, err := checkMarker(ctx, tx, path)
-	if err != nil || !fresh {
+	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(schema); err != nil {
-		return fmt.Errorf("creating queue schema in %s: %w", path, err)
-	}
-	if _, err := tx.Exec(`INSERT INTO store_marker (kind, schema_version) VALUES (?, ?)`, StoreKind, SchemaVersion); err != nil {
-		return fmt.Errorf("writing the store marker of %s: %w", path, err)
+	if fresh {
+		if _, err := tx.Exec(schema); err != nil {
+			return fmt.Errorf("creating queue schema in %s: %w", path, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO store_marker (kind, schema_version) VALUES (?, ?)`, StoreKind, SchemaVersion); err != nil {
+			return fmt.Errorf("writing the store marker of %s: %w", path, err)
+		}
+	} else if err := upgrade(ctx, tx, path); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("initialising queue %s: %w", path, err)
+	}
+	return nil
+}
+
+// upgrade applies the migrations from the file's version to SchemaVersion.
+// Queued events, the node id and the Lamport clock are kept as they are.
+func upgrade(ctx context.Context, tx *sql.Tx, path string) error {
+	from, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("reading the schema version of queue %s: %w", path, err)
+	}
+	for v := from; v < SchemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrating queue %s from schema version %d to %d: %w", path, v, v+1, err)
+		}
+	}
+	if from == SchemaVersion {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE store_marker SET schema_version = ?`, SchemaVersion); err != nil {
+		return fmt.Errorf("recording schema version %d in queue %s: %w", SchemaVersion, path, err)
 	}
 	return nil
 }

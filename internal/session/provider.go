@@ -14,7 +14,9 @@ import (
 type Credentials struct {
 	ServerURL   string
 	AccessToken string
-	// Team is the team slug the events are sent for.
+	// Team is the Private Teamspace the events are sent for; "" when the
+	// login has none: the events are then withheld, never sent to a shared
+	// team.
 	Team      string
 	Principal string
 }
@@ -91,5 +93,5 @@ func (p *fileProvider) credentials(st *Stored) (Credentials, error) {
 	if server == "" {
 		return Credentials{}, fmt.Errorf("%w: %w", ErrNotLoggedIn, errNoServer)
 	}
-	return Credentials{ServerURL: server, AccessToken: st.AccessToken, Team: st.TeamSlug(), Principal: st.Email}, nil
+	return Credentials{ServerURL: server, AccessToken: st.AccessToken, Team: st.PrivateTeamID(), Principal: st.Email}, nil
 }

@@ -217,7 +217,9 @@ func (l TokenLogin) Stored(now time.Time) (*Stored, error) {
 	team := strings.TrimSpace(l.Team)
 	teams := []Team{}
 	if team != "" {
-		teams = append(teams, Team{ID: team, Name: team, Role: "member"})
+		// The team named for a stored token is where its events go: its
+		// Private Teamspace, the only team either CLI uploads to.
+		teams = append(teams, Team{ID: team, Name: team, Role: "member", IsPrivateTeamspace: true})
 	}
 	if l.ExpiresIn <= 0 {
 		l.ExpiresIn = defaultExpiresIn

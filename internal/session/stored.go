@@ -206,8 +206,25 @@ func sameTeams(a, b []Team) bool {
 	return true
 }
 
-// TeamSlug is the team events are sent for: the Private Teamspace, as
-// upstream's direct ingress requires, else the client-picked default team.
+// PrivateTeam is the id of the Private Teamspace among teams, or "" when
+// there is none: upstream's require_private_team_id.
+func PrivateTeam(teams []Team) string {
+	for _, t := range teams {
+		if t.IsPrivateTeamspace {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// PrivateTeamID is the team events are sent for: the Private Teamspace
+// only, as upstream's direct ingress requires. "" (none) withholds them;
+// they never fall back to a shared team.
+func (s *Stored) PrivateTeamID() string { return PrivateTeam(s.Teams) }
+
+// TeamSlug is the team the login acts for as shown to the user: the
+// Private Teamspace, else the client-picked default team. Events are sent
+// only to PrivateTeamID.
 func (s *Stored) TeamSlug() string {
 	for _, t := range s.Teams {
 		if t.IsPrivateTeamspace {

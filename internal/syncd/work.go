@@ -100,12 +100,15 @@ func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
 		loopback.WriteError(w, http.StatusInternalServerError, "event not queued: %v", err)
 		return
 	}
-	d.up.Notify()
+	if !p.Existed && !p.Delivered {
+		d.up.Notify()
+	}
 	loopback.WriteJSON(w, http.StatusOK, api.PublishResponse{
-		EventID:      p.EventID,
-		Existed:      p.Existed,
-		LamportClock: p.LamportClock,
-		QueueDepth:   d.queue.CachedDepth(),
+		EventID:          p.EventID,
+		Existed:          p.Existed,
+		AlreadyDelivered: p.Delivered,
+		LamportClock:     p.LamportClock,
+		QueueDepth:       d.queue.CachedDepth(),
 	})
 }
 
@@ -171,20 +174,23 @@ func (d *Daemon) superseded() bool {
 		h.Owner != nil && h.Owner.PID == rec.PID && h.Owner.Port == rec.Port
 }
 
-// startWork opens the queue and starts the uploader.
+// startWork opens the queue and starts the uploader, which sends only
+// while this daemon holds the scope's upload lock.
 func (d *Daemon) startWork(ctx context.Context) (stop func(), err error) {
 	q, err := queue.Open(d.cfg.Layout.QueueDB())
 	if err != nil {
 		return nil, err
 	}
 	d.queue = q
-	d.up = uploader.New(uploader.Config{Queue: q, Provider: session.NewProvider(d.cfg.Layout), Logger: d.log})
+	lock := newUploadLock(d.cfg.Layout.UploadLockFile(), d.log)
+	d.up = uploader.New(uploader.Config{Queue: q, Provider: session.NewProvider(d.cfg.Layout), Logger: d.log, MayUpload: lock.Hold})
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { d.up.Run(ctx); close(done) }()
 	return func() {
 		cancel()
 		<-done // the queue is closed only after the uploader has returned
+		lock.Release()
 		_ = q.Close()
 	}, nil
 }

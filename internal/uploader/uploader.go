@@ -43,6 +43,11 @@ const (
 	DefaultMaxRejections = 20
 	// DefaultLogEvery is how often an unchanged failure is logged again.
 	DefaultLogEvery = 10 * time.Minute
+	// DefaultStandby is how often an uploader that may not upload (another
+	// daemon of the scope holds the upload lock) asks again: the lock is
+	// one non-blocking flock, so a killed holder is replaced within
+	// seconds at the cost of a system call.
+	DefaultStandby = 5 * time.Second
 )
 
 // busyCheckTimeout bounds the checks behind Busy. The retirement tick can
@@ -75,6 +80,12 @@ type Config struct {
 	LogEvery time.Duration
 	// Logger receives failures; nil discards them.
 	Logger *slog.Logger
+	// MayUpload is asked before every pass and by Busy: only while it says
+	// yes does the uploader send (the daemon answers whether it holds the
+	// scope's upload lock, taking it when free). nil means always.
+	MayUpload func() bool
+	// Standby is how often an uploader that may not upload asks again.
+	Standby time.Duration
 }
 
 // Uploader drains a queue to a server. Its methods are safe for concurrent
@@ -87,6 +98,8 @@ type Uploader struct {
 	force  chan struct{} // an explicit request to sync now
 
 	inflight  atomic.Bool
+	leader    atomic.Int32 // MayUpload's last answer: 0 not asked, 1 yes, 2 no
+	withheld  atomic.Bool  // the login has no Private Teamspace (withhold.go)
 	failures  atomic.Int64
 	lastSync  atomic.Pointer[time.Time]
 	lastError atomic.Pointer[string]
@@ -131,6 +144,9 @@ func New(cfg Config) *Uploader {
 	if cfg.LogEvery <= 0 {
 		cfg.LogEvery = DefaultLogEvery
 	}
+	if cfg.Standby <= 0 {
+		cfg.Standby = min(DefaultStandby, cfg.Interval)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -167,6 +183,7 @@ func wake(ch chan struct{}) {
 func (u *Uploader) Status() api.SyncStatus {
 	st := api.SyncStatus{
 		Running:             u.inflight.Load(),
+		Uploader:            u.leader.Load() == 1,
 		ConsecutiveFailures: int(u.failures.Load()),
 		QueueDepth:          u.cfg.Queue.CachedDepth(),
 		Parked:              u.cfg.Queue.CachedParked(),
@@ -192,6 +209,9 @@ func (u *Uploader) Busy() bool {
 	if u.inflight.Load() {
 		return true
 	}
+	if !u.mayUpload() {
+		return false // the queue is the upload lock holder's work
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), busyCheckTimeout)
 	defer cancel()
 	n, err := u.cfg.Queue.Ready(ctx)
@@ -202,15 +222,36 @@ func (u *Uploader) Busy() bool {
 	if n == 0 {
 		return false
 	}
-	_, err = u.credentials(ctx)
+	creds, err := u.credentials(ctx)
+	if err == nil && creds.Team == "" {
+		return false // withheld until the login has a Private Teamspace
+	}
 	return !errors.Is(err, session.ErrNotLoggedIn)
+}
+
+// mayUpload asks cfg.MayUpload and remembers the answer for Status.
+func (u *Uploader) mayUpload() bool {
+	ok := u.cfg.MayUpload == nil || u.cfg.MayUpload()
+	state := int32(2)
+	if ok {
+		state = 1
+	}
+	if u.leader.Swap(state) != state && u.cfg.MayUpload != nil {
+		if ok {
+			u.log.Info("this daemon uploads the scope's queue: it holds the upload lock")
+		} else {
+			u.log.Info("another daemon of the scope uploads: this one queues and answers only")
+		}
+	}
+	return ok
 }
 
 // Run uploads until ctx ends. It starts with a round at once, since a
 // killed predecessor may have left events, then sleeps until Trigger,
-// Notify, the idle interval or the end of a backoff; it never polls.
+// Notify, the idle interval or the end of a backoff; it never polls the queue.
 // Events that are queued when ctx ends stay queued. Close the queue only
-// after Run has returned.
+// after Run has returned. While MayUpload says no, it sends nothing and
+// asks again every Standby, so that it takes over when the holder exits.
 func (u *Uploader) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -239,6 +280,14 @@ func (u *Uploader) Run(ctx context.Context) {
 					continue
 				}
 			}
+		}
+		if !u.mayUpload() {
+			// Another daemon of the scope uploads; look again soon, so
+			// that this one takes over when that one exits.
+			backingOff = false
+			next = time.Now().Add(u.cfg.Standby)
+			timer.Reset(u.cfg.Standby)
+			continue
 		}
 		lastAttempt = time.Now()
 		var wait time.Duration
@@ -286,6 +335,9 @@ func (u *Uploader) round(ctx context.Context) (tally, error) {
 	}
 	if err != nil {
 		return tally{}, &failure{msg: "reading the session: " + err.Error()}
+	}
+	if u.withhold(creds) {
+		return tally{}, nil // kept queued until the login has a Private Teamspace
 	}
 	batch, oversized := u.select_(items, creds.Team)
 	u.inflight.Store(true)

@@ -41,6 +41,7 @@ type fakeProvider struct {
 	loggedOut bool
 	credErr   error // returned by Credentials when set
 	credCalls int
+	noTeam    bool // the login has no Private Teamspace
 }
 
 func (p *fakeProvider) Credentials(context.Context) (session.Credentials, error) {
@@ -53,7 +54,11 @@ func (p *fakeProvider) Credentials(context.Context) (session.Credentials, error)
 	if p.loggedOut {
 		return session.Credentials{}, fmt.Errorf("reading the session: %w", session.ErrNotLoggedIn)
 	}
-	return session.Credentials{ServerURL: p.url, AccessToken: p.token, Team: "team-t", Principal: "u@example.com"}, nil
+	team := "team-t"
+	if p.noTeam {
+		team = ""
+	}
+	return session.Credentials{ServerURL: p.url, AccessToken: p.token, Team: team, Principal: "u@example.com"}, nil
 }
 
 func (p *fakeProvider) Refresh(_ context.Context, rejected string) (session.Credentials, error) {
