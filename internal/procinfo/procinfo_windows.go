@@ -31,7 +31,8 @@ func currentUID() int { return uidSelf }
 
 // Read returns what Windows says about pid: the creation time through a
 // process handle (GetProcessTimes), the command line through gopsutil,
-// split by SplitWindowsCommandLine, the executable and the owner.
+// split by SplitWindowsCommandLine (the rules of CommandLineToArgvW), the
+// executable and the owner.
 func Read(pid int) (Info, error) {
 	if pid <= 0 {
 		return Info{}, fmt.Errorf("reading process %d: invalid pid", pid)
