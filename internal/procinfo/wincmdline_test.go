@@ -64,7 +64,7 @@ func TestSplitWindowsCommandLine(t *testing.T) {
 		// inside quotes "" is a literal quote that also ends the quoted
 		// run (the C runtime keeps the run open). The runtime's answers
 		// are in the comments.
-		{"ms: doubled quote ends the run", `prog a"b"" c d`, []string{"prog", `ab"`, "c", "d"}}, // CRT: ab" c d
+		{"ms: doubled quote ends the run", `prog a"b"" c d`, []string{"prog", `ab"`, "c", "d"}},                  // CRT: ab" c d
 		{"ishmael in tripled quotes", `prog """Call Me Ishmael"""`, []string{"prog", `"Call`, "Me", `Ishmael"`}}, // CRT: "Call Me Ishmael"
 		{"ishmael in doubled quotes", `prog ""Call Me Ishmael""`, []string{"prog", "Call", "Me", "Ishmael"}},
 		{"ishmael quoted with a doubled quote", `prog "CallMe""Ishmael"`, []string{"prog", `CallMe"Ishmael`}},
