@@ -67,8 +67,8 @@ func Alive(pid int) bool {
 	return aliveOS(pid)
 }
 
-// readStat returns the creation time of pid (milliseconds since the epoch)
-// and whether it has exited; Windows has no zombies, an exited process
+// readStat returns the creation time of pid (FILETIME, 100 ns ticks) and
+// whether it has exited; Windows has no zombies, an exited process
 // whose handle is still held elsewhere counts as exited.
 func readStat(pid int) (start uint64, exited bool, err error) {
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.SYNCHRONIZE, false, uint32(pid))
@@ -133,7 +133,7 @@ func (w winHandle) creationTime() (uint64, error) {
 	if err := windows.GetProcessTimes(w.h, &created, &exit, &kernel, &user); err != nil {
 		return 0, err
 	}
-	return uint64(created.Nanoseconds() / 1e6), nil
+	return filetimeTicks(created.HighDateTime, created.LowDateTime), nil
 }
 
 func (w winHandle) exited() bool {
