@@ -26,8 +26,10 @@ const (
 // ACE types and flags (winnt.h) the check reads.
 const (
 	aceAccessAllowed               = 0x0 // ACCESS_ALLOWED_ACE_TYPE
+	aceAccessDenied                = 0x1 // ACCESS_DENIED_ACE_TYPE
 	aceAccessAllowedObject         = 0x5 // ACCESS_ALLOWED_OBJECT_ACE_TYPE
 	aceAccessAllowedCallback       = 0x9 // ACCESS_ALLOWED_CALLBACK_ACE_TYPE
+	aceAccessDeniedCallback        = 0xa // ACCESS_DENIED_CALLBACK_ACE_TYPE
 	aceAccessAllowedCallbackObject = 0xb // ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE
 	aceInheritOnly                 = 0x8 // INHERIT_ONLY_ACE
 )
@@ -129,4 +131,38 @@ func describeProblem(p *aclProblem, name func(sid string) string) string {
 		return "open to everyone (no access control list)"
 	}
 	return fmt.Sprintf("writable by %s (access mask %#x)", name(p.Writer), p.Mask)
+}
+
+// sidFollowsMask reports whether an entry of type t stores its SID right
+// after the access mask; the object types put GUIDs there first.
+func sidFollowsMask(t uint8) bool {
+	switch t {
+	case aceAccessAllowed, aceAccessDenied, aceAccessAllowedCallback, aceAccessDeniedCallback:
+		return true
+	}
+	return false
+}
+
+// File attributes and types (winnt.h, GetFileType) that make an opened
+// path something other than a regular file on disk.
+const (
+	fileAttributeDirectory    = 0x10
+	fileAttributeReparsePoint = 0x400
+	fileTypeDisk              = 0x1
+)
+
+// notRegular says what an opened path is when it is not a regular file on
+// disk, from its attributes and file type; "" for a regular file. A
+// reparse point of any kind is refused: it was opened itself, not
+// followed, so what it points to was never checked.
+func notRegular(attrs, fileType uint32) string {
+	switch {
+	case attrs&fileAttributeReparsePoint != 0:
+		return "a reparse point: a symlink or junction"
+	case attrs&fileAttributeDirectory != 0:
+		return "a directory"
+	case fileType != fileTypeDisk:
+		return "a pipe or device"
+	}
+	return ""
 }

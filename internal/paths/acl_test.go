@@ -143,3 +143,26 @@ func TestACLFixAndReason(t *testing.T) {
 		t.Errorf("refusal %q", msg)
 	}
 }
+
+func TestNotRegular(t *testing.T) {
+	const fileTypeChar, fileTypePipe = 0x2, 0x3
+	const archive, normal = 0x20, 0x80
+	for _, tc := range []struct {
+		attrs, kind uint32
+		regular     bool
+	}{
+		{normal, fileTypeDisk, true},
+		{archive, fileTypeDisk, true},
+		{archive | fileAttributeReparsePoint, fileTypeDisk, false},                               // a file symlink
+		{fileAttributeDirectory | fileAttributeReparsePoint, fileTypeDisk, false},                // a junction
+		{fileAttributeDirectory, fileTypeDisk, false},                                            // a folder
+		{normal, fileTypePipe, false},                                                            // \\.\pipe\x
+		{normal, fileTypeChar, false},                                                            // NUL, CON
+		{archive | 0x400000 /* RECALL_ON_DATA_ACCESS */, fileTypeDisk, true},                     // plain attribute
+		{archive | fileAttributeReparsePoint | 0x400000 /* a cloud file */, fileTypeDisk, false}, // any reparse tag
+	} {
+		if got := notRegular(tc.attrs, tc.kind); (got == "") != tc.regular {
+			t.Errorf("notRegular(%#x, %d) = %q, want regular %v", tc.attrs, tc.kind, got, tc.regular)
+		}
+	}
+}
