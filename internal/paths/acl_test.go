@@ -166,3 +166,20 @@ func TestNotRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestSIDFollowsMask: the SID of an allow or deny entry (plain or callback)
+// is read from right after the mask; an object entry's is not, since GUIDs
+// come first, and its SID stays "" (a stranger).
+func TestSIDFollowsMask(t *testing.T) {
+	for typ, want := range map[uint8]bool{
+		aceAccessAllowed: true, aceAccessDenied: true, aceAccessAllowedCallback: true, aceAccessDeniedCallback: true,
+		aceAccessAllowedObject: false, aceAccessAllowedCallbackObject: false, 0x2 /* audit */ : false,
+	} {
+		if got := sidFollowsMask(typ); got != want {
+			t.Errorf("sidFollowsMask(%#x) = %v, want %v", typ, got, want)
+		}
+	}
+	if judgeSecurity(securityFacts{Owner: testUser, ACEs: []ace{{SID: "", Mask: 0x2, Type: aceAccessAllowedObject}}}, testUser) == nil {
+		t.Error("an object entry with an unread SID that grants write is trusted")
+	}
+}
