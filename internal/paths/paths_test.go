@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 func TestRootHonoursSpecKittyHome(t *testing.T) {
-	dir := wineSafeTempDir(t)
+	dir := testtmp.Dir(t)
 	t.Setenv(EnvHome, dir)
 	if got, err := Root(); err != nil || got != dir {
 		t.Fatalf("Root() = %q, %v; want %q", got, err, dir)
@@ -27,8 +29,8 @@ func TestRootHonoursSpecKittyHome(t *testing.T) {
 }
 
 func TestScopeIDResolvesSymlinks(t *testing.T) {
-	target := filepath.Join(wineSafeTempDir(t), "root")
-	link := filepath.Join(wineSafeTempDir(t), "link")
+	target := filepath.Join(testtmp.Dir(t), "root")
+	link := filepath.Join(testtmp.Dir(t), "link")
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestScopeIDResolvesSymlinks(t *testing.T) {
 }
 
 func TestScopeIDCreatesAFreshRoot(t *testing.T) {
-	root := filepath.Join(wineSafeTempDir(t), "a", "b")
+	root := filepath.Join(testtmp.Dir(t), "a", "b")
 	id, err := ScopeID(root)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestScopeIDCreatesAFreshRoot(t *testing.T) {
 }
 
 func TestWriteFileAtomic(t *testing.T) {
-	path := filepath.Join(wineSafeTempDir(t), "sub", "f")
+	path := filepath.Join(testtmp.Dir(t), "sub", "f")
 	if err := WriteFileAtomic(path, []byte("one"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // underWine reports whether this runs on Wine, which builds a security
@@ -22,7 +24,7 @@ func underWine() bool {
 // TestCheckTrusted_ReadsTheSecurityDescriptor: a folder this user made in
 // its own temp folder is trusted; so are its subfolders.
 func TestCheckTrusted_ReadsTheSecurityDescriptor(t *testing.T) {
-	root := wineSafeTempDir(t)
+	root := testtmp.Dir(t)
 	for _, sub := range []string{"daemon", "auth"} {
 		if err := os.Mkdir(filepath.Join(root, sub), 0o700); err != nil {
 			t.Fatal(err)
@@ -84,7 +86,7 @@ func grantOthersModify(t *testing.T, path string) {
 // fix; so is a session file others may write.
 func TestCheckTrusted_RefusesAWritableFolder(t *testing.T) {
 	for _, sub := range []string{"", "daemons"} {
-		root := wineSafeTempDir(t)
+		root := testtmp.Dir(t)
 		dir := filepath.Join(root, sub)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
@@ -100,7 +102,7 @@ func TestCheckTrusted_RefusesAWritableFolder(t *testing.T) {
 			t.Errorf("refusal %q: want one line with the reason and the icacls fix", msg)
 		}
 	}
-	session := filepath.Join(wineSafeTempDir(t), "session.json")
+	session := filepath.Join(testtmp.Dir(t), "session.json")
 	if err := os.WriteFile(session, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func TestCheckTrusted_RefusesAWritableFolder(t *testing.T) {
 // TestOpenFile_DoesNotFollowReparsePoints: a symlink to a regular file and
 // a directory are refused, never followed; the regular file opens.
 func TestOpenFile_DoesNotFollowReparsePoints(t *testing.T) {
-	dir := wineSafeTempDir(t)
+	dir := testtmp.Dir(t)
 	reg := filepath.Join(dir, "reg")
 	if err := os.WriteFile(reg, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)

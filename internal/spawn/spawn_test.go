@@ -16,6 +16,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // envFakeDaemon makes the test binary a minimal daemon: it binds --port=N,
@@ -61,23 +62,6 @@ func fakeDaemon() int {
 	go func() { time.Sleep(time.Minute); os.Exit(0) }() // never outlive the test for long
 	_ = http.Serve(ln, mux)
 	return 0
-}
-
-// tempDir is t.TempDir without its RemoveAll, which fails under Wine 8
-// (no FileDispositionInformationEx); the test also runs there.
-func tempDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "sk-spawn-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			_ = os.Remove(filepath.Join(dir, e.Name()))
-		}
-		_ = os.Remove(dir)
-	})
-	return dir
 }
 
 // twoFreePorts finds two adjacent free loopback ports, far from the
@@ -136,7 +120,7 @@ func TestFirstFree_LostPortRaceTriesTheNextPort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			log := filepath.Join(tempDir(t), "daemon.log")
+			log := filepath.Join(testtmp.Dir(t), "daemon.log")
 			port, pid, err := FirstFree(t.Context(), Request{
 				Exe:     exe,
 				Args:    func(port int) []string { return []string{"--port=" + strconv.Itoa(port)} },
