@@ -15,7 +15,8 @@ type Evidence struct {
 	// UID is the owner's user id; -1 when unknown.
 	UID int
 	// StartTime is the process start time as read from the OS (clock ticks
-	// since boot on Linux); 0 when unknown. With PID it is the identity.
+	// since boot on Linux, 100 ns ticks on Windows); 0 when unknown. With PID
+	// it is the identity.
 	StartTime uint64
 	// Argv is the owner's command line; ArgvReadable says whether it could
 	// be read at all (an empty argv of a kernel thread is still readable).

@@ -13,9 +13,7 @@ import (
 // a connect to a closed loopback port at once — it retries for about two
 // seconds — so the refusal that proves a closed port elsewhere would come
 // only after every bounded wait had run out, and every stopped daemon would
-// be reported failed. A table that cannot be read counts as "still
-// listening": the wait then runs out, never the other way round.
+// be reported failed.
 func portClosed(port int) bool {
-	listening, err := probe.TableListening(context.Background(), port)
-	return err == nil && !listening
+	return closedByTable(probe.TableListening(context.Background(), port))
 }

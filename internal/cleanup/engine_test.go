@@ -17,6 +17,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // envChild makes this test binary a bystander process: it only waits to be
@@ -127,7 +128,7 @@ func TestEngine_PreSignalChecksFailClosed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			journal := filepath.Join(t.TempDir(), "cleanup-journal.jsonl")
+			journal := filepath.Join(testtmp.Dir(t), "cleanup-journal.jsonl")
 			eng := &Engine{Family: tt.family, Actor: "test", Journal: NewJournal(journal)}
 			out := eng.Clean(context.Background(), []Candidate{tt.cand})
 			if len(out) != 1 || out[0].Swept != nil || out[0].Failed == nil {
@@ -161,7 +162,7 @@ func TestEngine_AllCandidatesAccounted(t *testing.T) {
 		{Record: record(9449, api.ClassNeverTouch), Identity: live},
 		{Record: record(9448, api.ClassOperatorRequired), Identity: procinfo.Identity{PID: live.PID}},
 	}
-	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(filepath.Join(t.TempDir(), "j"))}
+	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(filepath.Join(testtmp.Dir(t), "j"))}
 	var mu sync.Mutex
 	told := map[int]int{}
 	eng.Progress = func(port int, outcome string) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // TestEngine_ExitedBeforeAnythingSentIsSkipped: a candidate that is gone
@@ -25,7 +26,7 @@ func TestEngine_ExitedBeforeAnythingSentIsSkipped(t *testing.T) {
 	gone, goneCmd := child(t, spawnShaped(9447)...)
 	_ = goneCmd.Process.Kill()
 	waitGone(t, gone.PID)
-	journal := filepath.Join(t.TempDir(), "cleanup-journal.jsonl")
+	journal := filepath.Join(testtmp.Dir(t), "cleanup-journal.jsonl")
 	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(journal)}
 	out := eng.Clean(context.Background(), []Candidate{{Record: record(9447, api.ClassSafeAuto), Identity: gone}})
 	if out[0].Skipped == nil || out[0].Skipped.SkipReason != api.SkipExited || out[0].Failed != nil {
@@ -41,7 +42,7 @@ func TestEngine_ExitedBeforeAnythingSentIsSkipped(t *testing.T) {
 // out (audit before action, SPEC §8).
 func TestEngine_UnwritableJournalSendsNothing(t *testing.T) {
 	live, _ := child(t, spawnShaped(9449)...)
-	dir := t.TempDir()
+	dir := testtmp.Dir(t)
 	notDir := filepath.Join(dir, "file")
 	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestEngine_UnwritableJournalSendsNothing(t *testing.T) {
 // before the signal, and its outcome after.
 func TestEngine_IntentLineBeforeSignal(t *testing.T) {
 	live, _ := child(t, spawnShaped(9449)...)
-	journal := filepath.Join(t.TempDir(), "cleanup-journal.jsonl")
+	journal := filepath.Join(testtmp.Dir(t), "cleanup-journal.jsonl")
 	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(journal), TerminateWait: time.Nanosecond, KillWait: time.Nanosecond}
 	var seen []string
 	eng.Step = func(port int, msg string) {
@@ -92,7 +93,7 @@ func TestEngine_InterruptStopsEscalation(t *testing.T) {
 	t.Setenv(envChildIgnoreTerm, "1")
 	live, _ := child(t, spawnShaped(9449)...)
 	waitIgnoresTerm(t, live.PID)
-	journal := filepath.Join(t.TempDir(), "cleanup-journal.jsonl")
+	journal := filepath.Join(testtmp.Dir(t), "cleanup-journal.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(journal), TerminateWait: time.Hour}
@@ -198,7 +199,7 @@ func waitIgnoresTerm(t *testing.T, pid int) {
 // candidate fails "interrupted" (SPEC §8).
 func TestEngine_InterruptAfterTheCheckSendsNothing(t *testing.T) {
 	live, _ := child(t, spawnShaped(9449)...)
-	journal := filepath.Join(t.TempDir(), "cleanup-journal.jsonl")
+	journal := filepath.Join(testtmp.Dir(t), "cleanup-journal.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	eng := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(journal), TerminateWait: time.Hour}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // TestEngine_TokenProofCandidateIsNeverSignalled: a pid-unknown candidate
@@ -38,7 +39,7 @@ func TestEngine_TokenProofCandidateIsNeverSignalled(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "journal.jsonl")
+			path := filepath.Join(testtmp.Dir(t), "journal.jsonl")
 			e := &Engine{Family: api.FamilySync, Actor: "test", Journal: NewJournal(path)}
 			out := e.Clean(context.Background(), []Candidate{tc.c})[0]
 			if out.Failed == nil || !strings.Contains(out.Failed.FailureReason, tc.want) {

@@ -146,3 +146,23 @@ func TestReport_LoginWithoutPrivateTeamspace(t *testing.T) {
 		})
 	}
 }
+
+// TestReport_FailedListenerSourceIsAFinding: a listener source that failed
+// (on Windows an unreadable TCP table) reaches the report as a
+// listener_source_fallback warning carrying the source's note, never as a
+// quiet "no listeners".
+func TestReport_FailedListenerSourceIsAFinding(t *testing.T) {
+	s := fakeScan(t)
+	note := "listener source iphlpapi failed (reading the TCP table: GetExtendedTcpTable(AF_INET6): Access is denied.); no pid was named, so only token-proven daemons of this scope can be cleaned"
+	s.SourceNotes = []string{note}
+	rep := Report(context.Background(), s)
+	var found []api.Finding
+	for _, f := range rep.Findings {
+		if f.ID == "listener_source_fallback" {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 || found[0].Severity != "warning" || found[0].Summary != note {
+		t.Errorf("listener_source_fallback findings = %+v, want one warning with the note", found)
+	}
+}

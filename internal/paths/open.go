@@ -8,21 +8,20 @@ import (
 )
 
 // OpenFile opens a file under the runtime root without following a final
-// symlink and without blocking on a FIFO, and returns it only when it is a
-// regular file (SPEC §3). Every reader and writer of the root's files uses
+// symlink (on Windows, any reparse point) and without blocking on a FIFO,
+// and returns it only when it is a regular file (SPEC §3). Every reader and writer of the root's files uses
 // it: the state file, the per-instance and owner records, the journal, the
 // log and the queue file.
 func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
-	if openFlags == 0 { // no O_NOFOLLOW: refuse a symlink before opening
-		if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("opening %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
-		}
-	}
 	f, err := os.OpenFile(path, flag|openFlags, perm)
 	if err != nil {
 		if isLoop(err) {
 			return nil, fmt.Errorf("opening %s: %w (a symlink)", path, ErrNotRegular)
 		}
+		return nil, err
+	}
+	if err := checkOpened(f); err != nil {
+		f.Close()
 		return nil, err
 	}
 	fi, err := f.Stat()
@@ -42,7 +41,8 @@ func Open(path string) (*os.File, error) { return OpenFile(path, os.O_RDONLY, 0)
 
 // OpenPrivate opens a secret under the runtime root (the session) for
 // reading: a regular file, owned by the current user, mode 0600 or
-// stricter. Anything else is refused, never read.
+// stricter (on Windows: no one but the user, SYSTEM and Administrators may
+// write it). Anything else is refused, never read.
 func OpenPrivate(path string) (*os.File, error) {
 	f, err := Open(path)
 	if err != nil {
@@ -50,7 +50,7 @@ func OpenPrivate(path string) (*os.File, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil {
-		err = checkPrivateFile(path, fi)
+		err = checkPrivateFile(f, fi)
 	}
 	if err != nil {
 		f.Close()

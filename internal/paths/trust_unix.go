@@ -23,9 +23,10 @@ func checkOwner(dir string, fi os.FileInfo) error {
 	return nil
 }
 
-// checkPrivateFile reports whether fi is owned by the current user with no
-// permission for group or others.
-func checkPrivateFile(path string, fi os.FileInfo) error {
+// checkPrivateFile reports whether fi, the status of the open file f, is
+// owned by the current user with no permission for group or others.
+func checkPrivateFile(f *os.File, fi os.FileInfo) error {
+	path := f.Name()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("%s is owned by uid %d, not you: %w", path, st.Uid, ErrNotPrivate)
 	}
@@ -40,3 +41,7 @@ func checkPrivateFile(path string, fi os.FileInfo) error {
 const openFlags = syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
 
 var errLoop error = syscall.ELOOP
+
+// checkOpened: the mode check in OpenFile is all Unix needs; O_NOFOLLOW
+// already refused a final symlink.
+func checkOpened(*os.File) error { return nil }

@@ -21,7 +21,8 @@ import (
 )
 
 // Identity names one process over its lifetime: a pid together with the
-// start time the OS reports for it (clock ticks since boot on Linux).
+// start time the OS reports for it (clock ticks since boot on Linux,
+// FILETIME 100 ns ticks on Windows).
 type Identity struct {
 	PID       int
 	StartTime uint64

@@ -60,7 +60,18 @@ func TestSplitWindowsCommandLine(t *testing.T) {
 		{"ms: literal backslashes", `prog a\\\b d"e f"g h`, []string{"prog", `a\\\b`, "de fg", "h"}},
 		{"ms: odd backslashes before quote", `prog a\\\"b c d`, []string{"prog", `a\"b`, "c", "d"}},
 		{"ms: even backslashes before quote", `prog a\\\\"b c" d e`, []string{"prog", `a\\b c`, "d", "e"}},
+		// Where CommandLineToArgvW and the post-2008 C runtime part ways:
+		// inside quotes "" is a literal quote that also ends the quoted
+		// run (the C runtime keeps the run open). The runtime's answers
+		// are in the comments.
+		{"ms: doubled quote ends the run", `prog a"b"" c d`, []string{"prog", `ab"`, "c", "d"}},                  // CRT: ab" c d
+		{"ishmael in tripled quotes", `prog """Call Me Ishmael"""`, []string{"prog", `"Call`, "Me", `Ishmael"`}}, // CRT: "Call Me Ishmael"
+		{"ishmael in doubled quotes", `prog ""Call Me Ishmael""`, []string{"prog", "Call", "Me", "Ishmael"}},
+		{"ishmael quoted with a doubled quote", `prog "CallMe""Ishmael"`, []string{"prog", `CallMe"Ishmael`}},
+		{"ishmael in quadrupled quotes", `prog """"Call Me Ishmael"" b c`, []string{"prog", `"Call Me Ishmael"`, "b", "c"}}, // CRT: "Call Me Ishmael b c
 		{"doubled quote inside quotes", `prog "a""b"`, []string{"prog", `a"b`}},
+		{"escaped quote then a quote closes the run", `prog "a\"" b`, []string{"prog", `a"`, "b"}},
+		{"six quotes are two literal quotes", `prog """""" x`, []string{"prog", `""`, "x"}},
 		{"program in quotes keeps backslashes", `"C:\Program Files\Spec Kitty\spec-kitty.exe" __sync-daemon`,
 			[]string{`C:\Program Files\Spec Kitty\spec-kitty.exe`, "__sync-daemon"}},
 		{"spawn markers with drive letters and spaces",

@@ -13,9 +13,10 @@ import (
 // readTrusted reads at most limit bytes of path, opened the way every file
 // of the runtime root is (paths.Open): no final symlink followed, no block
 // on a FIFO, a regular file only. When private, it must also be owned by
-// the current user with no group or other permission bits (paths.OpenPrivate;
-// SPEC §3: the session is used only then; Windows leaves that to the
-// profile's ACL, as upstream does). Refusals are ErrUntrusted.
+// the current user with no group or other permission bits, on Windows with
+// no one but the user, SYSTEM and Administrators allowed to write it
+// (paths.OpenPrivate; SPEC §3: the session is used only then). Refusals are
+// ErrUntrusted.
 func readTrusted(path string, limit int64, private bool) ([]byte, error) {
 	open := paths.Open
 	if private {

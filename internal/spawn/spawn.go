@@ -49,11 +49,21 @@ type Request struct {
 	Healthy func(h *api.Health, pid int) bool
 }
 
+// Test seams: the free-port check (a test takes the port right after it,
+// as another process could) and the detach step (a test can start the
+// daemon without the readiness pipe, as on Windows).
+var (
+	portFree = PortFree
+	detachFn = detach
+)
+
 // FirstFree starts the daemon on the first free port of the range and
-// returns once it is healthy and has proved it holds the token.
+// returns once it is healthy and has proved it holds the token. A daemon
+// that lost its port to another process between the check and its bind
+// costs one try: the next port is tried.
 func FirstFree(ctx context.Context, req Request) (port, pid int, err error) {
 	for _, port := range req.Range.Ports() {
-		if !PortFree(port) {
+		if !portFree(port) {
 			continue
 		}
 		pid, err := start(ctx, req, port)
@@ -89,7 +99,7 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	// caller's directory (a removable or temporary mount) busy.
 	cmd.Dir = daemonDir()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, logf, logf
-	usesReady := detach(cmd, readyW)
+	usesReady := detachFn(cmd, readyW)
 	err = cmd.Start()
 	readyW.Close()
 	if err != nil {
@@ -99,7 +109,10 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	// The token travels on stdin, never argv; it fits the pipe buffer.
 	_, _ = stdinW.WriteString(req.Token + "\n")
 	stdinW.Close()
-	go func() { _ = cmd.Wait() }() // reap it if this process outlives it
+	// Reap it if this process outlives it, and tell awaitHealthy when it
+	// is gone.
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 
 	pid := cmd.Process.Pid
 	if usesReady {
@@ -107,7 +120,7 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 			return 0, err
 		}
 	}
-	if err := awaitHealthy(ctx, req, port, pid); err != nil {
+	if err := awaitHealthy(ctx, req, port, pid, exited); err != nil {
 		_ = cmd.Process.Kill() // our own child, never healthy: nothing else to protect
 		return 0, err
 	}
@@ -131,24 +144,48 @@ func awaitReady(r *os.File, port int, logPath string) error {
 }
 
 // awaitHealthy polls until the daemon answers health as the pid that was
-// started and proves it holds the token.
-func awaitHealthy(ctx context.Context, req Request, port, pid int) error {
+// started and proves it holds the token. A daemon that exits first ends the
+// wait at once (a pending health request included: the port may be held by
+// a stranger that never answers).
+func awaitHealthy(ctx context.Context, req Request, port, pid int, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, HealthyWait)
 	defer cancel()
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel()
+	go func() {
+		select {
+		case <-exited:
+			hcancel()
+		case <-hctx.Done():
+		}
+	}()
 	c := client.New(port)
 	delay := time.Millisecond
 	for {
-		h, err := c.Health(ctx)
+		h, err := c.Health(hctx)
 		if err == nil && req.Healthy(h, pid) {
 			return c.Prove(ctx, req.Token)
 		}
 		select {
+		case <-exited:
+			return exitedBeforeHealthy(port, pid, req.LogPath)
 		case <-ctx.Done():
 			return fmt.Errorf("daemon pid %d on port %d was not healthy within %v", pid, port, HealthyWait)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 50*time.Millisecond)
 	}
+}
+
+// exitedBeforeHealthy explains a daemon that exited before it answered.
+// Where no readiness pipe reports the bind (Windows), a port held by
+// another process now means the daemon lost the race for it between the
+// free-port check and its bind: errPortTaken, so the next port is tried.
+func exitedBeforeHealthy(port, pid int, logPath string) error {
+	if !portFree(port) {
+		return fmt.Errorf("%w: daemon pid %d exited and port %d is held by another process", errPortTaken, pid, port)
+	}
+	return fmt.Errorf("daemon pid %d on port %d exited before it was healthy (see %s)", pid, port, logPath)
 }
 
 // PortFree reports whether the loopback port can be bound.
