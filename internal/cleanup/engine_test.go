@@ -4,6 +4,7 @@ package cleanup
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/procinfo"
+	"github.com/spec-kitty/spec-kitty/internal/testenv/portlock"
 	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
@@ -40,7 +42,17 @@ func TestMain(m *testing.M) {
 			time.Sleep(time.Hour)
 		}
 	}
-	os.Exit(m.Run())
+	// These tests signal children shaped as daemons of ports 9447-9449 and
+	// wait for those ports to close: a live test's daemon there would make
+	// them fail, so they take the live tests' lock.
+	release, err := portlock.Hold()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	release()
+	os.Exit(code)
 }
 
 // child starts a real process with argv[1:] = args and returns its identity

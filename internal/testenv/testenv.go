@@ -18,11 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
+	"github.com/spec-kitty/spec-kitty/internal/testenv/portlock"
 )
-
-// portLockPath is the machine-wide lock of the reserved port ranges.
-var portLockPath = filepath.Join(os.TempDir(), "spec-kitty-live-ports.lock")
 
 // buildTimeout bounds the one build of the binary.
 const buildTimeout = 5 * time.Minute
@@ -65,12 +62,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "testenv: building spec-kitty:", err)
 		return 1
 	}
-	lock := flock.New(portLockPath)
-	if err := lock.Lock(); err != nil {
-		fmt.Fprintln(os.Stderr, "testenv: taking the port lock:", err)
+	release, err := portlock.Hold()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
 		return 1
 	}
-	defer lock.Unlock()
+	defer release()
 	return m.Run()
 }
 
