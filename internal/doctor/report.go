@@ -22,8 +22,11 @@ const (
 	CmdResetForce = "spec-kitty auth doctor --reset --force"
 	CmdSyncStart  = "spec-kitty sync start"
 	CmdLogin      = "spec-kitty auth login"
-	CmdSyncStatus = "spec-kitty sync status"
-	CmdSyncParked = "spec-kitty sync parked"
+	// CmdLogoutForce removes a session without reading it: the way out of
+	// one that cannot be read (a login over it is refused without --force).
+	CmdLogoutForce = "spec-kitty auth logout --force"
+	CmdSyncStatus  = "spec-kitty sync status"
+	CmdSyncParked  = "spec-kitty sync parked"
 )
 
 // Report builds the `auth doctor` report of a scan. It reads, never writes.
@@ -51,8 +54,9 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 	switch {
 	case err != nil:
 		return api.DoctorSession{}, append(fs, api.Finding{
-			ID: "session_unreadable", Severity: "error", Summary: err.Error(),
-			Remediation: api.Remediation{Command: CmdLogin},
+			ID: "session_unreadable", Severity: "error",
+			Summary:     err.Error() + "; remove it with " + CmdLogoutForce + ", then run " + CmdLogin,
+			Remediation: api.Remediation{Command: CmdLogoutForce},
 		})
 	case sess == nil:
 		return api.DoctorSession{}, append(fs, api.Finding{

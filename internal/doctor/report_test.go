@@ -98,7 +98,7 @@ func TestReport_UnusableSessionAndStateFile(t *testing.T) {
 	for _, f := range rep.Findings {
 		ids[f.ID] = f
 	}
-	if f := ids["session_unreadable"]; f.Severity != "error" || f.Remediation.Command != CmdLogin {
+	if f := ids["session_unreadable"]; f.Severity != "error" || f.Remediation.Command != "spec-kitty auth logout --force" || !strings.Contains(f.Summary, CmdLogin) {
 		t.Errorf("session finding %+v", f)
 	}
 	if f := ids["state_file_unusable"]; f.Severity != "warning" || f.Remediation.Command != CmdSyncStart || !strings.Contains(f.Summary, "2 lines") {
