@@ -13,16 +13,16 @@ import (
 )
 
 // forge sends one request to the login's loopback listener and returns
-// the status it was answered with.
-func forge(t *testing.T, method, target string) int {
-	t.Helper()
+// the status it was answered with (0 when the request failed: the login
+// ended and its listener is gone).
+func forge(method, target string) int {
 	req, err := http.NewRequest(method, target, nil)
 	if err != nil {
-		t.Fatal(err)
+		return 0
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
+		return 0
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
@@ -32,11 +32,12 @@ func forge(t *testing.T, method, target string) int {
 // browserLogin runs Login.Browser against the OAuth test server with a
 // "browser" that hands the authorize URL's redirect_uri and state to
 // drive, which plays the local attacker and then, perhaps, the server's
-// redirect. It returns what Browser returned and the server's URL.
+// redirect; drive must return once done is closed. It returns what
+// Browser returned and the server's URL, after drive has returned.
 func browserLogin(t *testing.T, timeout time.Duration, drive func(redirect, state string, done <-chan struct{})) (*Stored, string, error) {
 	t.Helper()
 	s := newOAuthServer(t)
-	done := make(chan struct{})
+	done, driven := make(chan struct{}), make(chan struct{})
 	open := func(raw string) error {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -46,12 +47,16 @@ func browserLogin(t *testing.T, timeout time.Duration, drive func(redirect, stat
 		s.mu.Lock()
 		s.challenge, s.redirect = q.Get("code_challenge"), q.Get("redirect_uri")
 		s.mu.Unlock()
-		go drive(q.Get("redirect_uri"), q.Get("state"), done)
+		go func() {
+			defer close(driven)
+			drive(q.Get("redirect_uri"), q.Get("state"), done)
+		}()
 		return nil
 	}
 	var out strings.Builder
 	st, err := (&Login{ServerURL: s.URL, Out: &out, Client: s.Client(), OpenBrowser: open, CallbackTimeout: timeout}).Browser(context.Background())
 	close(done)
+	<-driven
 	return st, s.URL, err
 }
 
@@ -82,7 +87,7 @@ func TestCallbackIgnoresForgeriesThenTakesTheLogin(t *testing.T) {
 	var endedEarly bool
 	st, server, err := browserLogin(t, time.Minute, func(redirect, state string, done <-chan struct{}) {
 		for _, f := range forgeries(redirect, state) {
-			statuses = append(statuses, forge(t, f[0], f[1]))
+			statuses = append(statuses, forge(f[0], f[1]))
 		}
 		select {
 		case <-done:
@@ -90,7 +95,7 @@ func TestCallbackIgnoresForgeriesThenTakesTheLogin(t *testing.T) {
 			return
 		default:
 		}
-		forge(t, http.MethodGet, redirect+"?code=code-1&state="+url.QueryEscape(state))
+		forge(http.MethodGet, redirect+"?code=code-1&state="+url.QueryEscape(state))
 	})
 	if endedEarly {
 		t.Fatalf("the login ended on a forged request: %v", err)
@@ -110,7 +115,7 @@ func TestCallbackIgnoresForgeriesThenTakesTheLogin(t *testing.T) {
 // quoted: the ESC and BEL of the request never reach the terminal raw.
 func TestCallbackErrorWithTheRightStateEndsTheLogin(t *testing.T) {
 	_, _, err := browserLogin(t, time.Minute, func(redirect, state string, _ <-chan struct{}) {
-		forge(t, http.MethodGet, redirect+"?error=%1b%5b31mdenied%07&state="+url.QueryEscape(state))
+		forge(http.MethodGet, redirect+"?error=%1b%5b31mdenied%07&state="+url.QueryEscape(state))
 	})
 	if err == nil {
 		t.Fatal("the login went on after the server's error")
@@ -132,10 +137,7 @@ func TestCallbackWaitIsBounded(t *testing.T) {
 			default:
 			}
 			for _, f := range forgeries(redirect, state) {
-				req, _ := http.NewRequest(f[0], f[1], nil)
-				if resp, err := http.DefaultClient.Do(req); err == nil {
-					resp.Body.Close()
-				}
+				forge(f[0], f[1])
 			}
 		}
 	})
@@ -156,10 +158,10 @@ func TestCallbackHandlerOnlyTakesTheFirstMatch(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	base := "http://" + ln.Addr().String() + "/callback"
-	if code := forge(t, http.MethodGet, base+"?code=first&state=s1"); code != http.StatusOK {
+	if code := forge(http.MethodGet, base+"?code=first&state=s1"); code != http.StatusOK {
 		t.Fatalf("right callback answered %d", code)
 	}
-	if code := forge(t, http.MethodGet, base+"?code=second&state=s1"); code != http.StatusOK {
+	if code := forge(http.MethodGet, base+"?code=second&state=s1"); code != http.StatusOK {
 		t.Fatalf("reload answered %d", code)
 	}
 	q, err := cb.wait(context.Background(), time.Second)
