@@ -51,9 +51,10 @@ this way is not refreshed: log in again when it expires.
 The server is --server, else $SPEC_KITTY_SAAS_URL, else [sync].server_url of
 config.toml in the runtime root.
 
-When a session is already stored, login refuses to replace it (exit 1):
-pass --force to log in again over it — also the way past a session that
-cannot be read — or run spec-kitty auth logout first.`,
+When a usable session is already stored, login refuses to replace it
+(exit 1): pass --force to log in again over it, or run spec-kitty auth
+logout first. A stored session that has expired or cannot be read is
+replaced.`,
 		Example: `  spec-kitty auth login --server https://app.spec-kitty.ai
   spec-kitty auth login --headless
   spec-kitty auth login --force        # replace the stored session
@@ -86,7 +87,7 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 		return err
 	}
 	if !o.force {
-		if err := refuseReplace(l.SessionFile()); err != nil {
+		if err := refuseReplace(ios, l.SessionFile()); err != nil {
 			return err
 		}
 	}
@@ -136,7 +137,7 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 	}
 	if err := save(l.SessionFile(), st); errors.Is(err, session.ErrExists) {
 		// Another process logged in while this login ran.
-		return refuseReplace(l.SessionFile())
+		return refuseReplace(ios, l.SessionFile())
 	} else if err != nil {
 		return fmt.Errorf("saving session: %w", err)
 	}
@@ -144,17 +145,22 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 	return nil
 }
 
-// refuseReplace returns login's one-line refusal when a session is stored
-// (upstream: "Already logged in … use --force"), nil when none is.
-func refuseReplace(sessionFile string) error {
+// refuseReplace returns login's one-line refusal when a usable session is
+// stored (upstream: "Already logged in … use --force"), nil when none is.
+// A session that cannot be read or has expired is replaced, as upstream
+// does; an unreadable one is named on stderr first.
+func refuseReplace(ios *IOStreams, sessionFile string) error {
 	if _, err := os.Lstat(sessionFile); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	s, err := session.Load(sessionFile)
 	switch {
+	case errors.Is(err, session.ErrInvalid) || errors.Is(err, session.ErrUntrusted):
+		fmt.Fprintf(ios.ErrOut, "the stored session cannot be read (%v); this login replaces it\n", err)
+		return nil
 	case err != nil:
-		return fmt.Errorf("a session that cannot be read is stored (%w): run spec-kitty auth logout --force to remove it, or spec-kitty auth login --force to replace it", err)
-	case s == nil:
+		return err
+	case s == nil || s.Expired(time.Now()):
 		return nil
 	}
 	return fmt.Errorf("already logged in to %s as %s: run spec-kitty auth login --force to replace the session, or spec-kitty auth logout first", s.ServerURL, s.Email)

@@ -240,8 +240,9 @@ func Save(sessionFile string, st *Stored) error {
 	return storeFor(sessionFile).Write(st)
 }
 
-// SaveNew stores st only when no session is stored; otherwise it returns
-// an error wrapping ErrExists and changes nothing (login without --force).
+// SaveNew stores st unless a usable session is stored (Store.Create); then
+// it returns an error wrapping ErrExists and changes nothing (login
+// without --force).
 func SaveNew(sessionFile string, st *Stored) error {
 	if st == nil {
 		return fmt.Errorf("saving session %s: %w: no session", sessionFile, ErrInvalid)

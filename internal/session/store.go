@@ -211,8 +211,8 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// ErrExists reports a login that would replace a stored session without
-// being told to (upstream's "already logged in; use --force").
+// ErrExists reports a login that would replace a usable stored session
+// without being told to (upstream's "already logged in; use --force").
 var ErrExists = errors.New("a session is already stored")
 
 // Every change of the session happens in one critical section under
@@ -229,17 +229,20 @@ func (s *Store) Write(st *Stored) error {
 	return s.locked(func() error { return s.writeLocked(st, true) })
 }
 
-// Create stores st under the session lock only when no session is stored;
-// otherwise it returns ErrExists and changes nothing.
+// Create stores st under the session lock unless a usable session is
+// stored — one that reads and has not expired, upstream's
+// is_authenticated —, in which case it returns ErrExists and changes
+// nothing. A session that cannot be read or has expired is replaced (the
+// Python CLI discards an unreadable one on read), its salt too if unusable.
 func (s *Store) Create(st *Stored) error {
 	return s.locked(func() error {
-		if _, err := os.Lstat(s.SessionPath()); err == nil {
+		cur, err := s.Read()
+		switch {
+		case err == nil && cur != nil && !view(cur, "").Expired(time.Now()):
 			return fmt.Errorf("%w at %s", ErrExists, s.SessionPath())
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("writing session: %w", err)
+		case err != nil && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUntrusted):
+			return err
 		}
-		// No session: a salt left behind protects nothing and may be
-		// replaced if it is unusable.
 		return s.writeLocked(st, true)
 	})
 }

@@ -50,12 +50,14 @@ func writeFile(t *testing.T, path string, b []byte, mode os.FileMode) {
 	}
 }
 
-// TestCreateRefusesAStoredSession: a login without --force over any stored
-// session — readable or not — changes nothing and says ErrExists.
-func TestCreateRefusesAStoredSession(t *testing.T) {
+// TestCreateRefusesAUsableSession: a login without --force over a
+// usable session changes nothing and says ErrExists.
+func TestCreateRefusesAUsableSession(t *testing.T) {
 	useFixtureKey(t, 1<<10)
-	path := installFixture(t, "python-n1024")
-	unreadableSessions["garbage ciphertext"](t, path)
+	path := filepath.Join(t.TempDir(), "auth", credName)
+	if err := SaveNew(path, tokenSession(t, "first@example.com")); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := os.ReadFile(path)
 	if err := SaveNew(path, tokenSession(t, "new@example.com")); !errors.Is(err, ErrExists) {
 		t.Fatalf("SaveNew over a stored session = %v, want ErrExists", err)
@@ -65,20 +67,40 @@ func TestCreateRefusesAStoredSession(t *testing.T) {
 	}
 }
 
-// TestCreateWritesWhenNoSessionIsStored, even over a salt of the wrong
-// size left behind without a session.
-func TestCreateWritesWhenNoSessionIsStored(t *testing.T) {
+// TestCreateReplacesAnExpiredOrUnreadableSession, as upstream's login
+// does (it asks for --force only while the login is usable), and writes
+// over a salt of the wrong size left behind without a session.
+func TestCreateReplacesAnExpiredOrUnreadableSession(t *testing.T) {
 	useFixtureKey(t, 1<<10)
-	path := filepath.Join(t.TempDir(), "auth", credName)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
+	cases := map[string]func(t *testing.T, path string){
+		"expired token login": func(t *testing.T, path string) {
+			st := tokenSession(t, "old@example.com")
+			st.AccessExpires = time.Now().Add(-time.Minute)
+			if err := Save(path, st); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"leftover salt of the wrong size": func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(filepath.Dir(path), saltName), []byte("bad"), 0o600)
+		},
 	}
-	writeFile(t, filepath.Join(filepath.Dir(path), saltName), []byte("bad"), 0o600)
-	if err := SaveNew(path, tokenSession(t, "new@example.com")); err != nil {
-		t.Fatal(err)
+	for k, v := range unreadableSessions {
+		cases[k] = v
 	}
-	if st, err := ReadStored(path); err != nil || st == nil || st.Email != "new@example.com" {
-		t.Fatalf("after SaveNew: %+v, %v", st, err)
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := installFixture(t, "python-n1024")
+			damage(t, path)
+			if err := SaveNew(path, tokenSession(t, "new@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := ReadStored(path); err != nil || st == nil || st.Email != "new@example.com" {
+				t.Fatalf("after SaveNew: %+v, %v", st, err)
+			}
+		})
 	}
 }
 

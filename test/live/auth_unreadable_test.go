@@ -21,11 +21,10 @@ func oneLine(s string) bool {
 }
 
 // TestUnreadableSessionHasAWayOut: for a salt of the wrong size, garbage
-// ciphertext and a session file of the wrong mode, a login is refused and
-// plain logout fails — each with one line naming `auth logout --force` —,
-// the doctor's finding names that command, and `auth logout --force`
-// removes exactly the session files, says so, exits 0, after which a login
-// works.
+// ciphertext and a session file of the wrong mode, plain logout fails with
+// one line naming `auth logout --force`, the doctor's finding names that
+// command, and `auth logout --force` removes exactly the session files,
+// says so, exits 0, after which a login works.
 func TestUnreadableSessionHasAWayOut(t *testing.T) {
 	damages := map[string]func(e *testenv.Env){
 		"salt of the wrong size": func(e *testenv.Env) {
@@ -57,16 +56,6 @@ func TestUnreadableSessionHasAWayOut(t *testing.T) {
 			before := snapshot(t, e, keep)
 			damage(e)
 
-			login := func(force bool) testenv.Result {
-				args := []string{"auth", "login", "--with-token", "--server", "https://sk.example.com", "--email", "new@example.com"}
-				if force {
-					args = append(args, "--force")
-				}
-				return e.RunWith(nil, "new-token\n", args...)
-			}
-			if r := login(false); r.Code != 1 || !oneLine(r.Stderr) || !strings.Contains(r.Stderr, "spec-kitty auth logout --force") {
-				t.Fatalf("login over it: %d %q, want exit 1 and one line naming spec-kitty auth logout --force", r.Code, r.Stderr)
-			}
 			if r := e.Run("auth", "logout"); r.Code != 1 || !oneLine(r.Stderr) || !strings.Contains(r.Stderr, "spec-kitty auth logout --force") {
 				t.Fatalf("logout: %d %q, want exit 1 and one line naming spec-kitty auth logout --force", r.Code, r.Stderr)
 			}
@@ -98,7 +87,7 @@ func TestUnreadableSessionHasAWayOut(t *testing.T) {
 				}
 			}
 			requireSame(t, "logout --force", before, snapshot(t, e, keep))
-			if r := login(false); r.Code != 0 {
+			if r := e.RunWith(nil, "new-token\n", "auth", "login", "--with-token", "--server", "https://sk.example.com", "--email", "new@example.com"); r.Code != 0 {
 				t.Fatalf("login after logout --force: %d %q", r.Code, r.Stderr)
 			}
 			if got, err := session.ReadStored(e.Path("auth", "session.json")); err != nil || got == nil || got.Email != "new@example.com" {
@@ -108,18 +97,29 @@ func TestUnreadableSessionHasAWayOut(t *testing.T) {
 	}
 }
 
-// TestLoginForceReplacesAnUnreadableSession: `auth login --force` is the
-// other way out; the session it writes is readable.
-func TestLoginForceReplacesAnUnreadableSession(t *testing.T) {
-	e := testenv.New(t)
-	mustWrite(t, e.Path("auth", "session.json"), `{"version": 2, "nonce": "00", "ciphertext": "00"}`, 0o600)
-	mustWrite(t, e.Path("auth", "session.salt"), "wrong size", 0o600)
-	r := e.RunWith(nil, "tok\n", "auth", "login", "--with-token", "--force", "--server", "https://sk.example.com", "--email", "f@example.com")
-	if r.Code != 0 {
-		t.Fatalf("login --force: %d %q", r.Code, r.Stderr)
-	}
-	if got, err := session.ReadStored(e.Path("auth", "session.json")); err != nil || got == nil || got.Email != "f@example.com" {
-		t.Fatalf("after login --force: %+v, %v", got, err)
+// TestLoginReplacesAnUnreadableSession: a login — with or without
+// --force — over a session that cannot be read replaces it, as upstream's
+// does (it refuses only a usable one), saying so on stderr; the session
+// it writes is readable.
+func TestLoginReplacesAnUnreadableSession(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		e := testenv.New(t)
+		mustWrite(t, e.Path("auth", "session.json"), `{"version": 2, "nonce": "00", "ciphertext": "00"}`, 0o600)
+		mustWrite(t, e.Path("auth", "session.salt"), "wrong size", 0o600)
+		args := []string{"auth", "login", "--with-token", "--server", "https://sk.example.com", "--email", "f@example.com"}
+		if force {
+			args = append(args, "--force")
+		}
+		r := e.RunWith(nil, "tok\n", args...)
+		if r.Code != 0 {
+			t.Fatalf("%v: %d %q", args, r.Code, r.Stderr)
+		}
+		if !force && !strings.Contains(r.Stderr, "cannot be read") {
+			t.Errorf("%v replaced an unreadable session without saying so: %q", args, r.Stderr)
+		}
+		if got, err := session.ReadStored(e.Path("auth", "session.json")); err != nil || got == nil || got.Email != "f@example.com" {
+			t.Fatalf("after %v: %+v, %v", args, got, err)
+		}
 	}
 }
 
