@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
@@ -136,8 +137,7 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 		save = session.Save
 	}
 	if err := save(l.SessionFile(), st); errors.Is(err, session.ErrExists) {
-		// Another process logged in while this login ran.
-		return refuseReplace(ios, l.SessionFile())
+		return errors.New("another login was stored while this one ran: run spec-kitty auth login --force to replace it")
 	} else if err != nil {
 		return fmt.Errorf("saving session: %w", err)
 	}
@@ -322,7 +322,7 @@ unreadable session; log in again afterwards.`,
 			}
 			st, err := session.ReadStored(l.SessionFile())
 			if err != nil {
-				return fmt.Errorf("%w; run spec-kitty auth logout --force to remove it", err)
+				return logoutReadError(err)
 			}
 			if st == nil {
 				fmt.Fprintln(ios.Out, "not logged in")
@@ -341,6 +341,17 @@ unreadable session; log in again afterwards.`,
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "do not ask the server to revoke the token; remove even a session that cannot be read")
 	return cmd
+}
+
+// logoutReadError is plain logout's error for a session it cannot read:
+// one line naming the way out, unless the auth folder itself is untrusted
+// (then the error already names its fix, and --force would refuse too).
+func logoutReadError(err error) error {
+	var dir *paths.UntrustedError
+	if errors.As(err, &dir) || (!errors.Is(err, session.ErrInvalid) && !errors.Is(err, session.ErrUntrusted)) {
+		return err
+	}
+	return fmt.Errorf("%w; run spec-kitty auth logout --force to remove it", err)
 }
 
 // forceLogout removes the session files without reading them and names

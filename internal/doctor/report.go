@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/probe"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/session"
@@ -53,11 +55,7 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 	sess, err := session.Load(s.Layout.SessionFile())
 	switch {
 	case err != nil:
-		return api.DoctorSession{}, append(fs, api.Finding{
-			ID: "session_unreadable", Severity: "error",
-			Summary:     err.Error() + "; remove it with " + CmdLogoutForce + ", then run " + CmdLogin,
-			Remediation: api.Remediation{Command: CmdLogoutForce},
-		})
+		return api.DoctorSession{}, append(fs, unreadableSession(err))
 	case sess == nil:
 		return api.DoctorSession{}, append(fs, api.Finding{
 			ID: "no_session", Severity: "info", Summary: "not logged in: events stay queued locally",
@@ -77,6 +75,22 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 		})
 	}
 	return api.DoctorSession{Present: true, ServerURL: &sess.ServerURL, AuthPrincipal: &sess.Email, AuthTeam: &sess.Team}, fs
+}
+
+// unreadableSession is the finding of a session that cannot be used: the
+// way out is logout --force (it removes the files unread), unless the auth
+// folder itself is untrusted — then nothing may be written there and the
+// folder's own fix comes first.
+func unreadableSession(err error) api.Finding {
+	f := api.Finding{ID: "session_unreadable", Severity: "error",
+		Summary:     err.Error() + "; remove it with " + CmdLogoutForce + ", then run " + CmdLogin,
+		Remediation: api.Remediation{Command: CmdLogoutForce},
+	}
+	var dir *paths.UntrustedError
+	if errors.As(err, &dir) {
+		f.Summary, f.Remediation.Command = err.Error(), dir.Fix
+	}
+	return f
 }
 
 // daemon describes the recorded singleton.
