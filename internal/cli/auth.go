@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
@@ -23,15 +24,15 @@ func newAuthCmd(ios *IOStreams) *cobra.Command {
 }
 
 type loginOptions struct {
-	server, email, team string
-	withToken, headless bool
-	expiresIn           time.Duration
+	server, email, team        string
+	withToken, headless, force bool
+	expiresIn                  time.Duration
 }
 
 func newLoginCmd(ios *IOStreams) *cobra.Command {
 	var o loginOptions
 	cmd := &cobra.Command{
-		Use:   "login [--server URL] [--headless | --with-token [--email EMAIL] [--team TEAM]]",
+		Use:   "login [--server URL] [--force] [--headless | --with-token [--email EMAIL] [--team TEAM]]",
 		Short: "Log in to the sync server (OAuth), or store a token for CI",
 		Long: `Log in to the spec-kitty server. The login is the one the Python spec-kitty
 CLI uses: it is stored encrypted in auth/session.json under the runtime root,
@@ -49,10 +50,16 @@ without it the server's /api/v1/me names the user and team. A token stored
 this way is not refreshed: log in again when it expires.
 
 The server is --server, else $SPEC_KITTY_SAAS_URL, else [sync].server_url of
-config.toml in the runtime root.`,
+config.toml in the runtime root.
+
+When a usable session is already stored, login refuses to replace it
+(exit 1): pass --force to log in again over it, or run spec-kitty auth
+logout first. A stored session that has expired or cannot be read is
+replaced.`,
 		Example: `  spec-kitty auth login --server https://app.spec-kitty.ai
   spec-kitty auth login --headless
-  echo "$SPEC_KITTY_TOKEN" | spec-kitty auth login --with-token --server https://sk.example.com --email ci@example.com --team my-team`,
+  spec-kitty auth login --force        # replace the stored session
+  echo "$SPEC_KITTY_TOKEN" | spec-kitty auth login --with-token --force --server https://sk.example.com --email ci@example.com --team my-team`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.email != "" || o.team != "" {
@@ -67,6 +74,7 @@ config.toml in the runtime root.`,
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", "", "sync server URL (http or https)")
 	f.BoolVar(&o.headless, "headless", false, "use the device code flow instead of a browser")
+	f.BoolVar(&o.force, "force", false, "replace a session that is already stored")
 	f.BoolVar(&o.withToken, "with-token", false, "read an access token from stdin (CI)")
 	f.StringVar(&o.email, "email", "", "with --with-token: your account's email address (no server call)")
 	f.StringVar(&o.team, "team", "", "with --with-token --email: your Private Teamspace, where events go (none: they stay queued)")
@@ -78,6 +86,11 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 	l, err := layout()
 	if err != nil {
 		return err
+	}
+	if !o.force {
+		if err := refuseReplace(ios, l.SessionFile()); err != nil {
+			return err
+		}
 	}
 	server := session.NormalizeServerURL(o.server)
 	if server == "" {
@@ -119,11 +132,38 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 	if err != nil {
 		return fmt.Errorf("logging in: %w", err)
 	}
-	if err := session.Save(l.SessionFile(), st); err != nil {
+	save := session.SaveNew
+	if o.force {
+		save = session.Save
+	}
+	if err := save(l.SessionFile(), st); errors.Is(err, session.ErrExists) {
+		return errors.New("another login was stored while this one ran: run spec-kitty auth login --force to replace it")
+	} else if err != nil {
 		return fmt.Errorf("saving session: %w", err)
 	}
 	fmt.Fprintf(ios.Out, "logged in to %s as %s\n", server, st.Email)
 	return nil
+}
+
+// refuseReplace returns login's one-line refusal when a usable session is
+// stored (upstream: "Already logged in … use --force"), nil when none is.
+// A session that cannot be read or has expired is replaced, as upstream
+// does; an unreadable one is named on stderr first.
+func refuseReplace(ios *IOStreams, sessionFile string) error {
+	if _, err := os.Lstat(sessionFile); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	s, err := session.Load(sessionFile)
+	switch {
+	case errors.Is(err, session.ErrInvalid) || errors.Is(err, session.ErrUntrusted):
+		fmt.Fprintf(ios.ErrOut, "the stored session cannot be read (%v); this login replaces it\n", err)
+		return nil
+	case err != nil:
+		return err
+	case s == nil || s.Expired(time.Now()):
+		return nil
+	}
+	return fmt.Errorf("already logged in to %s as %s: run spec-kitty auth login --force to replace the session, or spec-kitty auth logout first", s.ServerURL, s.Email)
 }
 
 // readSecret reads one line from stdin, unechoed when it is a terminal.
@@ -263,35 +303,71 @@ func newLogoutCmd(ios *IOStreams) *cobra.Command {
 		Short: "Revoke and remove the session; queued events stay queued",
 		Long: `Ask the server to revoke the refresh token (best effort, a few seconds at
 most), then remove the session shared with the Python CLI — so both CLIs are
-logged out. --force skips the server call.`,
-		Example: "  spec-kitty auth logout",
+logged out.
+
+--force skips the server call and does not read the session: it removes
+auth/session.json, auth/session.salt and auth/session.hot-path.json even
+when they cannot be read (a damaged file, a salt of the wrong size, a file
+with the wrong mode), naming each file it removed. It is the way out of an
+unreadable session; log in again afterwards.`,
+		Example: "  spec-kitty auth logout\n  spec-kitty auth logout --force   # also removes a session that cannot be read",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
 			if err != nil {
 				return err
 			}
+			if force {
+				return forceLogout(ios, l.SessionFile())
+			}
 			st, err := session.ReadStored(l.SessionFile())
 			if err != nil {
-				return err
+				return logoutReadError(err)
 			}
 			if st == nil {
 				fmt.Fprintln(ios.Out, "not logged in")
 				return nil
 			}
-			if !force {
-				out := session.Revoke(cmd.Context(), http.DefaultClient, session.ServerFor(l.SessionFile(), st), st)
-				if out != session.Revoked && out != session.RevokeNoToken {
-					fmt.Fprintf(ios.ErrOut, "server revocation not confirmed (%s); removing the local session anyway\n", out)
-				}
+			out := session.Revoke(cmd.Context(), http.DefaultClient, session.ServerFor(l.SessionFile(), st), st)
+			if out != session.Revoked && out != session.RevokeNoToken {
+				fmt.Fprintf(ios.ErrOut, "server revocation not confirmed (%s); removing the local session anyway\n", out)
 			}
-			if err := session.Remove(l.SessionFile()); err != nil {
+			if _, err := session.Remove(l.SessionFile()); err != nil {
 				return err
 			}
 			fmt.Fprintln(ios.Out, "logged out")
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "do not ask the server to revoke the token")
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask the server to revoke the token; remove even a session that cannot be read")
 	return cmd
+}
+
+// logoutReadError is plain logout's error for a session it cannot read:
+// one line naming the way out, unless the auth folder itself is untrusted
+// (then the error already names its fix, and --force would refuse too).
+func logoutReadError(err error) error {
+	var dir *paths.UntrustedError
+	if errors.As(err, &dir) || (!errors.Is(err, session.ErrInvalid) && !errors.Is(err, session.ErrUntrusted)) {
+		return err
+	}
+	return fmt.Errorf("%w; run spec-kitty auth logout --force to remove it", err)
+}
+
+// forceLogout removes the session files without reading them and names
+// each one it removed.
+func forceLogout(ios *IOStreams, sessionFile string) error {
+	removed, err := session.Remove(sessionFile)
+	for _, p := range removed {
+		fmt.Fprintf(ios.Out, "removed %s\n", p)
+	}
+	if err != nil {
+		return err
+	}
+	if len(removed) == 0 {
+		fmt.Fprintln(ios.Out, "not logged in")
+		return nil
+	}
+	fmt.Fprintln(ios.Out, "logged out")
+	return nil
 }

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
+	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/probe"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/session"
@@ -22,8 +24,11 @@ const (
 	CmdResetForce = "spec-kitty auth doctor --reset --force"
 	CmdSyncStart  = "spec-kitty sync start"
 	CmdLogin      = "spec-kitty auth login"
-	CmdSyncStatus = "spec-kitty sync status"
-	CmdSyncParked = "spec-kitty sync parked"
+	// CmdLogoutForce removes a session without reading it: the way out of
+	// one that cannot be read (a login over it is refused without --force).
+	CmdLogoutForce = "spec-kitty auth logout --force"
+	CmdSyncStatus  = "spec-kitty sync status"
+	CmdSyncParked  = "spec-kitty sync parked"
 	// CmdRelogin replaces the stored login with a fresh one, which reads
 	// the account's teams from the server again.
 	CmdRelogin = "spec-kitty auth login --force"
@@ -53,10 +58,7 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 	sess, err := session.Load(s.Layout.SessionFile())
 	switch {
 	case err != nil:
-		return api.DoctorSession{}, append(fs, api.Finding{
-			ID: "session_unreadable", Severity: "error", Summary: err.Error(),
-			Remediation: api.Remediation{Command: CmdLogin},
-		})
+		return api.DoctorSession{}, append(fs, unreadableSession(err))
 	case sess == nil:
 		return api.DoctorSession{}, append(fs, api.Finding{
 			ID: "no_session", Severity: "info", Summary: "not logged in: events stay queued locally",
@@ -91,6 +93,22 @@ func noPrivateTeamspace(principal string) api.Finding {
 			"because they go only to your Private Teamspace, never to a shared team; once your account has one, log in again to read your teams",
 		Remediation: api.Remediation{Command: CmdRelogin},
 	}
+}
+
+// unreadableSession is the finding of a session that cannot be used: the
+// way out is logout --force (it removes the files unread), unless the auth
+// folder itself is untrusted — then nothing may be written there and the
+// folder's own fix comes first.
+func unreadableSession(err error) api.Finding {
+	f := api.Finding{ID: "session_unreadable", Severity: "error",
+		Summary:     err.Error() + "; remove it with " + CmdLogoutForce + ", then run " + CmdLogin,
+		Remediation: api.Remediation{Command: CmdLogoutForce},
+	}
+	var dir *paths.UntrustedError
+	if errors.As(err, &dir) {
+		f.Summary, f.Remediation.Command = err.Error(), dir.Fix
+	}
+	return f
 }
 
 // daemon describes the recorded singleton.

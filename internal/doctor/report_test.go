@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestReport_UnusableSessionAndStateFile(t *testing.T) {
 	for _, f := range rep.Findings {
 		ids[f.ID] = f
 	}
-	if f := ids["session_unreadable"]; f.Severity != "error" || f.Remediation.Command != CmdLogin {
+	if f := ids["session_unreadable"]; f.Severity != "error" || f.Remediation.Command != "spec-kitty auth logout --force" || !strings.Contains(f.Summary, CmdLogin) {
 		t.Errorf("session finding %+v", f)
 	}
 	if f := ids["state_file_unusable"]; f.Severity != "warning" || f.Remediation.Command != CmdSyncStart || !strings.Contains(f.Summary, "2 lines") {
@@ -165,4 +166,35 @@ func TestReport_FailedListenerSourceIsAFinding(t *testing.T) {
 	if len(found) != 1 || found[0].Severity != "warning" || found[0].Summary != note {
 		t.Errorf("listener_source_fallback findings = %+v, want one warning with the note", found)
 	}
+}
+
+// TestReport_UnreadableSessionInAnUntrustedFolder: logout --force could
+// not help there (nothing is written to such a folder), so the finding
+// names the folder's own fix.
+func TestReport_UnreadableSessionInAnUntrustedFolder(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("folder trust is the security descriptor on Windows")
+	}
+	s := fakeScan(t)
+	dir := filepath.Dir(s.Layout.SessionFile())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.Layout.SessionFile(), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	rep := Report(context.Background(), s)
+	for _, f := range rep.Findings {
+		if f.ID == "session_unreadable" {
+			if f.Remediation.Command != "chmod 700 "+dir {
+				t.Errorf("remediation %q, want the folder's fix", f.Remediation.Command)
+			}
+			return
+		}
+	}
+	t.Fatalf("no session_unreadable finding: %+v", rep.Findings)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -59,6 +58,9 @@ type Login struct {
 	Client *http.Client
 	// OpenBrowser opens a URL; nil or an error means no browser.
 	OpenBrowser func(url string) error
+	// CallbackTimeout bounds the browser flow's wait for the redirect;
+	// zero is upstream's 5 minutes.
+	CallbackTimeout time.Duration
 }
 
 func (l *Login) ctx(ctx context.Context) context.Context {
@@ -112,46 +114,28 @@ func (l *Login) Browser(ctx context.Context) (*Stored, error) {
 	redirect := "http://" + ln.Addr().String() + "/callback"
 	cfg := oauthConfig(l.ServerURL, redirect)
 	verifier := oauth2.GenerateVerifier()
-	state := randomToken()
-	got := make(chan url.Values, 1)
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" {
-			http.NotFound(w, r)
-			return
-		}
-		q := r.URL.Query()
-		select {
-		case got <- q:
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		msg := "Login complete. You can close this window."
-		if q.Get("error") != "" {
-			msg = "Login failed: " + q.Get("error")
-		}
-		fmt.Fprintf(w, "<!doctype html><title>spec-kitty</title><p>%s</p>", html.EscapeString(msg))
-	})}
+	cb := newCallback(randomToken())
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: cb}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+	authURL := cfg.AuthCodeURL(cb.state, oauth2.S256ChallengeOption(verifier))
 	if err := l.OpenBrowser(authURL); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoBrowser, err)
 	}
 	fmt.Fprintf(l.Out, "Opened your browser to log in. If it did not open, visit:\n  %s\n", authURL)
-	var q url.Values
-	select {
-	case q = <-got:
-	case <-time.After(callbackTimeout):
-		return nil, fmt.Errorf("waiting for the login callback: timed out after %v", callbackTimeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	timeout := l.CallbackTimeout
+	if timeout <= 0 {
+		timeout = callbackTimeout
+	}
+	q, err := cb.wait(ctx, timeout)
+	if err != nil {
+		return nil, err
 	}
 	if e := q.Get("error"); e != "" {
-		return nil, fmt.Errorf("login refused by the server: %s", e)
-	}
-	if q.Get("state") != state {
-		return nil, errors.New("login callback has the wrong state (a stale browser tab?); run spec-kitty auth login again")
+		// Quoted: the text comes from a request, and control characters
+		// in it must not reach the terminal.
+		return nil, fmt.Errorf("login refused by the server: %q", e)
 	}
 	if q.Get("code") == "" {
 		return nil, errors.New("login callback has no code")

@@ -209,6 +209,7 @@ func (r *refresher) locked(ctx context.Context, stale func(*Stored) bool) (*Stor
 	if server == "" {
 		return nil, fmt.Errorf("%w: %w", ErrNotLoggedIn, errNoServer)
 	}
+	base := persisted // the stored session the new tokens replace
 	updated, err := refreshTokens(ctx, r.client, server, persisted, r.now())
 	switch {
 	case err == nil:
@@ -219,6 +220,7 @@ func (r *refresher) locked(ctx context.Context, stale func(*Stored) bool) (*Stor
 		if rerr != nil || again == nil || again.RefreshToken == persisted.RefreshToken {
 			return nil, fmt.Errorf("%w: refresh token replay and no newer token yet", ErrRefreshRetry)
 		}
+		base = again
 		if updated, err = refreshTokens(ctx, r.client, server, again, r.now()); err != nil {
 			return nil, fmt.Errorf("%w: refresh token replay, and the retry failed: %w", ErrRefreshRetry, err)
 		}
@@ -226,10 +228,13 @@ func (r *refresher) locked(ctx context.Context, stale func(*Stored) bool) (*Stor
 		return nil, err
 	}
 	r.rehydrateTeams(ctx, server, updated)
-	if err := r.store.Write(updated); err != nil {
+	// Written only over the session it refreshed: a logout or a new login
+	// during the token request wins.
+	stored, err := r.store.swap(base, updated)
+	if err != nil {
 		return nil, fmt.Errorf("saving the refreshed session: %w", err)
 	}
-	return updated, nil
+	return stored, nil
 }
 
 // rehydrateTeams is upstream's post-refresh membership hook: a session
@@ -269,8 +274,14 @@ func (r *refresher) reconcileRejection(sent *Stored, cause error) (*Stored, erro
 		return nil, fmt.Errorf("%w: %w", ErrNotLoggedIn, cause)
 	}
 	if sameMaterial(again, sent) || again.RefreshExpired(r.now()) {
-		if derr := r.store.Delete(); derr != nil {
+		// Removed under the session lock only while it is still the
+		// session just judged; one stored meanwhile is left alone.
+		removed, derr := r.store.deleteIfSame(again)
+		switch {
+		case derr != nil:
 			return nil, fmt.Errorf("%w: %w (and removing it failed: %v)", ErrNotLoggedIn, cause, derr)
+		case !removed:
+			return nil, fmt.Errorf("%w: %w; another login was stored meanwhile", ErrRefreshRetry, cause)
 		}
 		return nil, fmt.Errorf("%w: %w; run spec-kitty auth login", ErrNotLoggedIn, cause)
 	}

@@ -27,6 +27,7 @@ type tokenServer struct {
 	requests atomic.Int32
 	reject   bool // answer invalid_grant to everything
 	forms    []map[string]string
+	onToken  func() // runs when a token request arrives, before the answer
 }
 
 func newTokenServer(t *testing.T, refresh string) *tokenServer {
@@ -41,6 +42,9 @@ func newTokenServer(t *testing.T, refresh string) *tokenServer {
 			return
 		}
 		ts.requests.Add(1)
+		if ts.onToken != nil {
+			ts.onToken()
+		}
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, err.Error(), 400)
 			return

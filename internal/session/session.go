@@ -233,7 +233,8 @@ func (l TokenLogin) Stored(now time.Time) (*Stored, error) {
 	}, nil
 }
 
-// Save stores st as the session of the runtime root's auth directory.
+// Save stores st as the session of the runtime root's auth directory,
+// replacing any session stored there (login --force).
 func Save(sessionFile string, st *Stored) error {
 	if st == nil {
 		return fmt.Errorf("saving session %s: %w: no session", sessionFile, ErrInvalid)
@@ -241,13 +242,25 @@ func Save(sessionFile string, st *Stored) error {
 	return storeFor(sessionFile).Write(st)
 }
 
-// Remove deletes the session files upstream's logout deletes; no session is
-// not an error.
-func Remove(sessionFile string) error {
-	if err := storeFor(sessionFile).Delete(); err != nil {
-		return fmt.Errorf("removing session %s: %w", sessionFile, err)
+// SaveNew stores st unless a usable session is stored (Store.Create); then
+// it returns an error wrapping ErrExists and changes nothing (login
+// without --force).
+func SaveNew(sessionFile string, st *Stored) error {
+	if st == nil {
+		return fmt.Errorf("saving session %s: %w: no session", sessionFile, ErrInvalid)
 	}
-	return nil
+	return storeFor(sessionFile).Create(st)
+}
+
+// Remove deletes the session files upstream's logout deletes, without
+// reading them, and returns the paths it removed; no session is not an
+// error.
+func Remove(sessionFile string) ([]string, error) {
+	removed, err := storeFor(sessionFile).Delete()
+	if err != nil {
+		return removed, fmt.Errorf("removing session %s: %w", sessionFile, err)
+	}
+	return removed, nil
 }
 
 // ReadStored reads the full stored session of the session file path; no

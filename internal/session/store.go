@@ -211,17 +211,101 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Write encrypts st and replaces the session file under the session lock,
-// creating the salt when there is none, exactly as the Python CLI does.
+// ErrExists reports a login that would replace a usable stored session
+// without being told to (upstream's "already logged in; use --force").
+var ErrExists = errors.New("a session is already stored")
+
+// Every change of the session happens in one critical section under
+// session.lock: what is checked (is there a session, is it still the one
+// refreshed, is the salt usable) is what is written over. The salt is read
+// or created under the same lock, so a logout can never remove the salt a
+// concurrent writer has just encrypted with (the Python CLI's storage does
+// the same).
+
+// Write stores st under the session lock, replacing any session there —
+// even one that cannot be read (login --force, and tests planting a
+// session). A salt that cannot be used is replaced along with it.
 func (s *Store) Write(st *Stored) error {
+	return s.locked(func() error { return s.writeLocked(st, true) })
+}
+
+// Create stores st under the session lock unless a usable session is
+// stored — one that reads and has not expired, upstream's
+// is_authenticated —, in which case it returns ErrExists and changes
+// nothing. A session that cannot be read or has expired is replaced (the
+// Python CLI discards an unreadable one on read), its salt too if unusable.
+func (s *Store) Create(st *Stored) error {
+	return s.locked(func() error {
+		cur, err := s.Read()
+		switch {
+		case err == nil && cur != nil && !view(cur, "").Expired(time.Now()):
+			return fmt.Errorf("%w at %s", ErrExists, s.SessionPath())
+		case err != nil && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUntrusted):
+			return err
+		}
+		return s.writeLocked(st, true)
+	})
+}
+
+// swap replaces the stored session with next only while the stored one is
+// still prev (same refresh token and session id): a refresh must neither
+// bring back a session that was logged out while its token request was in
+// flight, nor overwrite a newer login. It returns what is stored afterwards;
+// nil with ErrNotLoggedIn when the session is gone.
+func (s *Store) swap(prev, next *Stored) (*Stored, error) {
+	var out *Stored
+	err := s.locked(func() error {
+		cur, err := s.Read()
+		switch {
+		case err != nil:
+			return err
+		case cur == nil:
+			return fmt.Errorf("%w: the session was removed while it was being refreshed", ErrNotLoggedIn)
+		case !sameMaterial(cur, prev):
+			out = cur
+			return nil
+		}
+		if err := s.writeLocked(next, false); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	return out, err
+}
+
+// deleteIfSame removes the session only while the stored one is still st.
+func (s *Store) deleteIfSame(st *Stored) (bool, error) {
+	removed := false
+	err := s.locked(func() error {
+		cur, err := s.Read()
+		if err != nil || cur == nil || !sameMaterial(cur, st) {
+			return err
+		}
+		removed = true
+		_, err = s.deleteLocked()
+		return err
+	})
+	return removed, err
+}
+
+// locked runs fn holding session.lock in a trusted auth directory.
+func (s *Store) locked(fn func() error) error {
 	if err := s.ensureDir(); err != nil {
 		return err
 	}
+	return withFileLock(s.LockPath(), lockTimeout, fn)
+}
+
+// writeLocked encrypts st with the salt (created when absent; replaced
+// when unusable and replaceBadSalt) and replaces session.json by a rename.
+// The caller holds session.lock.
+func (s *Store) writeLocked(st *Stored, replaceBadSalt bool) error {
 	plain, err := st.marshal()
 	if err != nil {
 		return fmt.Errorf("encoding session: %w", err)
 	}
-	salt, err := s.loadOrCreateSalt()
+	salt, err := s.loadOrCreateSalt(replaceBadSalt)
 	if err != nil {
 		return err
 	}
@@ -229,17 +313,15 @@ func (s *Store) Write(st *Stored) error {
 	if err != nil {
 		return err
 	}
-	return withFileLock(s.LockPath(), lockTimeout, func() error {
-		tmp := s.SessionPath() + ".tmp"
-		if err := writeNew(tmp, data); err != nil {
-			return fmt.Errorf("writing session: %w", err)
-		}
-		if err := os.Rename(tmp, s.SessionPath()); err != nil {
-			_ = os.Remove(tmp)
-			return fmt.Errorf("writing session: %w", err)
-		}
-		return nil
-	})
+	tmp := s.SessionPath() + ".tmp"
+	if err := writeNew(tmp, data); err != nil {
+		return fmt.Errorf("writing session: %w", err)
+	}
+	if err := os.Rename(tmp, s.SessionPath()); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing session: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) encrypt(plain, salt []byte) ([]byte, error) {
@@ -261,16 +343,18 @@ func (s *Store) encrypt(plain, salt []byte) ([]byte, error) {
 		formatVersion, hex.EncodeToString(nonce), hex.EncodeToString(ct))), nil
 }
 
-// loadOrCreateSalt reuses the salt, or writes a fresh one (mode 0600).
-func (s *Store) loadOrCreateSalt() ([]byte, error) {
+// loadOrCreateSalt reuses the salt, or writes a fresh one (mode 0600) when
+// there is none — or, with replaceBad, when the one there is unusable (of
+// the wrong size, not a regular file): whatever it encrypted is being
+// replaced anyway. The caller holds session.lock.
+func (s *Store) loadOrCreateSalt(replaceBad bool) ([]byte, error) {
 	salt, err := readTrusted(s.SaltPath(), 1024, false)
-	if err == nil {
-		if len(salt) != saltLen {
-			return nil, fmt.Errorf("salt file %s has %d bytes, want %d; run spec-kitty auth logout", s.SaltPath(), len(salt), saltLen)
-		}
+	switch {
+	case err == nil && len(salt) == saltLen:
 		return salt, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	case err == nil && !replaceBad:
+		return nil, fmt.Errorf("%w: salt file %s has %d bytes, want %d", ErrInvalid, s.SaltPath(), len(salt), saltLen)
+	case err != nil && !errors.Is(err, os.ErrNotExist) && (!replaceBad || !errors.Is(err, ErrUntrusted)):
 		return nil, fmt.Errorf("reading session salt: %w", err)
 	}
 	salt = make([]byte, saltLen)
@@ -285,22 +369,38 @@ func (s *Store) loadOrCreateSalt() ([]byte, error) {
 
 // Delete removes the session, its salt and upstream's redacted hot-path
 // summary under the session lock — the files upstream's logout removes,
-// and no other.
-func (s *Store) Delete() error {
+// and no other — without reading them, so a session that cannot be read
+// can be removed too. It returns the paths it removed.
+func (s *Store) Delete() ([]string, error) {
 	if _, err := os.Lstat(s.Dir); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err := checkDir(s.Dir); err != nil {
-		return fmt.Errorf("removing session: %w", err)
+		return nil, fmt.Errorf("removing session: %w", err)
 	}
-	return withFileLock(s.LockPath(), lockTimeout, func() error {
-		if err := removeIfExists(s.SessionPath()); err != nil {
-			return fmt.Errorf("removing session: %w", err)
-		}
-		_ = removeIfExists(s.SaltPath())
-		_ = removeIfExists(filepath.Join(s.Dir, hotPathName))
-		return nil
+	var removed []string
+	err := withFileLock(s.LockPath(), lockTimeout, func() error {
+		var err error
+		removed, err = s.deleteLocked()
+		return err
 	})
+	return removed, err
+}
+
+// deleteLocked removes the session files; the caller holds session.lock.
+func (s *Store) deleteLocked() ([]string, error) {
+	var removed []string
+	for _, p := range []string{s.SessionPath(), s.SaltPath(), filepath.Join(s.Dir, hotPathName)} {
+		err := os.Remove(p)
+		switch {
+		case err == nil:
+			removed = append(removed, p)
+		case errors.Is(err, os.ErrNotExist):
+		case p == s.SessionPath():
+			return removed, fmt.Errorf("removing session: %w", err)
+		}
+	}
+	return removed, nil
 }
 
 func (s *Store) ensureDir() error {
@@ -309,13 +409,6 @@ func (s *Store) ensureDir() error {
 	}
 	if err := checkDir(s.Dir); err != nil {
 		return fmt.Errorf("writing session: %w", err)
-	}
-	return nil
-}
-
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
 	}
 	return nil
 }

@@ -239,8 +239,13 @@ func TestRemoveDeletesOnlyUpstreamsLogoutFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := Remove(path); err != nil {
+	removed, err := Remove(path)
+	if err != nil {
 		t.Fatal(err)
+	}
+	want := []string{path, filepath.Join(dir, saltName), filepath.Join(dir, hotPathName)}
+	if !reflect.DeepEqual(removed, want) {
+		t.Errorf("Remove reported %v, want %v", removed, want)
 	}
 	for _, n := range []string{credName, saltName, hotPathName} {
 		if _, err := os.Lstat(filepath.Join(dir, n)); !errors.Is(err, os.ErrNotExist) {
@@ -252,8 +257,8 @@ func TestRemoveDeletesOnlyUpstreamsLogoutFiles(t *testing.T) {
 			t.Errorf("%s was removed: %v", n, err)
 		}
 	}
-	if err := Remove(path); err != nil {
-		t.Errorf("second Remove: %v", err)
+	if removed, err := Remove(path); err != nil || len(removed) != 0 {
+		t.Errorf("second Remove: %v, %v", removed, err)
 	}
 }
 
@@ -348,7 +353,7 @@ func TestLoadCachedSeesEveryChange(t *testing.T) {
 			t.Fatalf("after chmod 644 = %v, want ErrUntrusted", err)
 		}
 	}
-	if err := Remove(path); err != nil {
+	if _, err := Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := LoadCached(path); s != nil || err != nil {

@@ -64,7 +64,7 @@ func TestUntrustedAuthDirIsRefused(t *testing.T) {
 	if err := Save(path, st); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("Save into a world-writable auth dir = %v", err)
 	}
-	if err := Remove(path); !errors.Is(err, ErrUntrusted) {
+	if _, err := Remove(path); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("Remove in a world-writable auth dir = %v", err)
 	}
 	if _, err := os.Stat(path); err != nil {

@@ -199,8 +199,15 @@ func TestAuthCommandsKeepPythonFilesIntact(t *testing.T) {
 		t.Fatalf("session file mode: %v %v", fi.Mode(), err)
 	}
 
-	// CI token login replaces it; the Python files are still untouched.
+	// A CI token login over it is refused without --force, and replaces it
+	// with; the Python files are still untouched.
+	stored := snapshot(t, e, []string{"auth/session.json", "auth/session.salt"})
 	r = e.RunWith(nil, "ci-token\n", "auth", "login", "--with-token", "--server", srv.URL, "--email", "ci@example.com", "--team", "ci-team")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "--force") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+		t.Fatalf("login --with-token over a session: %d %q %q, want exit 1 and one line naming --force", r.Code, r.Stdout, r.Stderr)
+	}
+	requireSame(t, "refused auth login --with-token", stored, snapshot(t, e, []string{"auth/session.json", "auth/session.salt"}))
+	r = e.RunWith(nil, "ci-token\n", "auth", "login", "--with-token", "--force", "--server", srv.URL, "--email", "ci@example.com", "--team", "ci-team")
 	if r.Code != 0 {
 		t.Fatalf("login --with-token: %d %s", r.Code, r.Stderr)
 	}
