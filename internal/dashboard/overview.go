@@ -49,7 +49,7 @@ func syncState(ctx context.Context, layout paths.Layout, d api.DoctorDaemon) api
 		}
 	}
 	counts, _ := queue.ReadCounts(layout.QueueDB())
-	return api.SyncStatus{QueueDepth: counts.Depth, Parked: counts.Parked}
+	return api.SyncStatus{UploadStatus: api.UploadStatus{QueueDepth: counts.Depth, Parked: counts.Parked}}
 }
 
 // overviewCache runs at most one scan at a time and shares its result for
