@@ -38,8 +38,14 @@ func Report(ctx context.Context, s *Scan) api.DoctorReport {
 		Platform:       s.Platform,
 	}
 	rep.Session, rep.Findings = sessionOf(s, rep.Findings)
-	rep.Daemon = s.daemon(ctx)
+	var uploads *api.SyncStatus
+	rep.Daemon, uploads = s.daemon(ctx)
 	rep.Findings = append(rep.Findings, findings(s, rep)...)
+	if uploads != nil {
+		if f, ok := UploadsFailing(uploads.UploadStatus, time.Now()); ok {
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
 	rep.Findings = append(rep.Findings, s.sourceFindings()...)
 	return rep
 }
@@ -75,10 +81,11 @@ func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
 	return api.DoctorSession{Present: true, ServerURL: &sess.ServerURL, AuthPrincipal: &sess.Email, AuthTeam: &sess.Team}, fs
 }
 
-// daemon describes the recorded singleton.
-func (s *Scan) daemon(ctx context.Context) api.DoctorDaemon {
+// daemon describes the recorded singleton, with its upload status when it
+// is healthy.
+func (s *Scan) daemon(ctx context.Context) (api.DoctorDaemon, *api.SyncStatus) {
 	if s.Singleton == nil {
-		return api.DoctorDaemon{}
+		return api.DoctorDaemon{}, nil
 	}
 	rec := *s.Singleton
 	d := api.DoctorDaemon{PID: &rec.PID, Port: &rec.Port}
@@ -87,7 +94,10 @@ func (s *Scan) daemon(ctx context.Context) api.DoctorDaemon {
 	if h != nil {
 		d.PackageVersion, d.ProtocolVersion = &h.PackageVersion, &h.ProtocolVersion
 	}
-	return d
+	if d.Active && h != nil {
+		return d, h.Sync
+	}
+	return d, nil
 }
 
 // inspect checks the recorded daemon with the answer its port gave the scan
