@@ -34,12 +34,21 @@ func UploadsFailing(st api.UploadStatus, now time.Time) (api.Finding, bool) {
 	if !long && st.ConsecutiveFailures < UploadsFailingAttempts {
 		return api.Finding{}, false
 	}
+	return UploadFailureFinding(st), true
+}
+
+// FindingUploadsFailing is the id of the upload failure finding.
+const FindingUploadsFailing = "uploads_failing"
+
+// UploadFailureFinding describes failing uploads as a finding: since when,
+// how often, the error in one line, what is waiting and the next step.
+func UploadFailureFinding(st api.UploadStatus) api.Finding {
 	return api.Finding{
-		ID:          "uploads_failing",
+		ID:          FindingUploadsFailing,
 		Severity:    "warning",
 		Summary:     UploadFailureLine(st) + "; " + plural(st.QueueDepth, "event") + " queued, kept until the server takes them",
 		Remediation: api.Remediation{Command: UploadFailureCommand(st)},
-	}, true
+	}
 }
 
 // UploadFailureLine says, in one line, since when and how often uploads
@@ -88,4 +97,12 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// pluralVerb writes "1 daemon needs", "2 daemons need".
+func pluralVerb(n int, noun, one, many string) string {
+	if n == 1 {
+		return plural(n, noun) + " " + one
+	}
+	return plural(n, noun) + " " + many
 }

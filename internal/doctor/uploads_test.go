@@ -59,3 +59,14 @@ func TestUploadFailureLine(t *testing.T) {
 		t.Errorf("healthy uploads: %q, want nothing", got)
 	}
 }
+
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 daemons need"}, {1, "1 daemon needs"}, {2, "2 daemons need"}} {
+		if got := pluralVerb(tc.n, "daemon", "needs", "need"); got != tc.want {
+			t.Errorf("pluralVerb(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
