@@ -99,8 +99,10 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 		Use:   "status",
 		Short: "Show the recorded sync daemon and its queue",
 		Long: `Show the scope's recorded sync daemon: whether it is healthy, its queue
-depth (read from the queue itself when no daemon runs), the last sync, the
-consecutive upload failures, the last upload error and the log file.
+depth (read from the queue itself when no daemon runs), its upload health —
+the last success, since when and how often uploads failed, the last upload
+error in one line, and the next step — and the log file. --json prints the
+upload fields once, in "sync" (docs/schema/sync-status.schema.json).
 
 Exit status 0 when a healthy daemon runs, 1 otherwise — also when the
 runtime root or the state file cannot be read, which is reported with the

@@ -6,14 +6,43 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/testenv"
 )
+
+// syncStatusSchema compiles the committed JSON Schema of `sync status --json`.
+func syncStatusSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "docs", "schema", "sync-status.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("schema is not JSON: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource("sync-status.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sync-status.schema.json")
+	if err != nil {
+		t.Fatalf("compiling the schema: %v", err)
+	}
+	return sch
+}
 
 // closedPortURL returns the URL of a loopback port nothing listens on: a
 // server that is down.
@@ -71,6 +100,12 @@ func TestUploadHealth_ServerDown(t *testing.T) {
 			st, st.Sync, reason)
 	}
 	raw := e.Run("sync", "status", "--json")
+	if err := validate(syncStatusSchema(t), raw.Stdout); err != nil {
+		t.Errorf("sync status --json does not match docs/schema/sync-status.schema.json: %v\n%s", err, raw.Stdout)
+	}
+	if none := testenv.New(t).Run("sync", "status", "--json"); validate(syncStatusSchema(t), none.Stdout) != nil {
+		t.Errorf("sync status --json with no daemon does not match the schema:\n%s", none.Stdout)
+	}
 	var shape map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw.Stdout), &shape); err != nil {
 		t.Fatal(err)
