@@ -222,7 +222,7 @@ func printUploads(io *IOStreams, res api.StatusResult, failing string) {
 	if st.LastSuccessAt != nil {
 		success = doctor.FormatTime(*st.LastSuccessAt)
 	}
-	fmt.Fprintf(io.Out, "last upload: %s; consecutive failures: %d\n", success, st.ConsecutiveFailures)
+	fmt.Fprintf(io.Out, "last success: %s; consecutive failures: %d\n", success, st.ConsecutiveFailures)
 }
 
 // plural writes "1 event", "2 events".
