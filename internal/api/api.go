@@ -48,22 +48,40 @@ func RangeOf(family string) (PortRange, bool) {
 	return PortRange{}, false
 }
 
-// SyncStatus is the uploader's state as reported in the health payload.
+// UploadStatus is the uploader's state and its upload health (SPEC §10
+// *Upload health*): the `sync` object of `sync status --json`, each field
+// once (SPEC §12).
+type UploadStatus struct {
+	// Uploading reports a batch in flight.
+	Uploading bool `json:"uploading"`
+	// LastSync is when the last upload attempt ended, whatever its outcome.
+	LastSync *time.Time `json:"last_sync"`
+	// LastSuccessAt is when the server last answered a batch; nil when no
+	// upload succeeded in this daemon's life.
+	LastSuccessAt *time.Time `json:"last_success_at"`
+	// FailingSince is the first failure after the last success; nil while
+	// uploads succeed.
+	FailingSince        *time.Time `json:"failing_since"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// LastError is the last upload failure, one readable line, never a
+	// token (the raw error is in the log); nil once an upload succeeds.
+	LastError  *string `json:"last_error"`
+	QueueDepth int     `json:"queue_depth"`
+	// Parked counts queued events the server refused for good; they stay
+	// in the queue, out of the upload loop, until an operator retries them.
+	Parked int `json:"parked"`
+}
+
+// SyncStatus is the health payload's `sync` object: the upload status and
+// `running`, the name SPEC §4.2's example gives to Uploading, kept for the
+// readers of the health payload.
 type SyncStatus struct {
 	Running bool `json:"running"`
 	// Uploader reports that this daemon holds sync-daemon-upload.lock: the
 	// one daemon of the scope that sends batches. Any other one queues and
 	// answers, and takes the lock over when its holder exits.
-	Uploader            bool       `json:"uploader"`
-	LastSync            *time.Time `json:"last_sync"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
-	QueueDepth          int        `json:"queue_depth"`
-	// Parked counts queued events the server refused for good; they stay
-	// in the queue, out of the upload loop, until an operator retries them.
-	Parked int `json:"parked"`
-	// LastError is the last upload failure, one line, never a token; nil
-	// once an upload succeeds.
-	LastError *string `json:"last_error"`
+	Uploader bool `json:"uploader"`
+	UploadStatus
 }
 
 // Owner describes the process that serves a health answer.

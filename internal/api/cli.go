@@ -38,30 +38,19 @@ func (r StartResult) MarshalJSON() ([]byte, error) {
 
 // StatusResult is `spec-kitty sync status --json` (SPEC §12).
 type StatusResult struct {
-	Healthy         bool       `json:"healthy"`
-	PID             *int       `json:"pid"`
-	Port            *int       `json:"port"`
-	URL             *string    `json:"url"`
-	PackageVersion  *string    `json:"package_version"`
-	ProtocolVersion *int       `json:"protocol_version"`
-	Sync            SyncStatus `json:"sync"`
+	Healthy         bool         `json:"healthy"`
+	PID             *int         `json:"pid"`
+	Port            *int         `json:"port"`
+	URL             *string      `json:"url"`
+	PackageVersion  *string      `json:"package_version"`
+	ProtocolVersion *int         `json:"protocol_version"`
+	Sync            UploadStatus `json:"sync"`
 	// LogPath is the daemon log of this scope (`spec-kitty sync logs`).
 	LogPath string `json:"log_path"`
 	// Unreadable names the runtime root or state file that could not be
 	// read, and why; nil when both were readable (or absent).
 	Unreadable *string  `json:"unreadable"`
 	Notes      []string `json:"notes"`
-}
-
-// MarshalJSON adds a top-level `parked`, the count of parked events, where
-// SPEC §10 names it ("`parked` in `sync status --json`"); it always equals
-// sync.parked, so a reader may use either.
-func (r StatusResult) MarshalJSON() ([]byte, error) {
-	type plain StatusResult
-	return json.Marshal(struct {
-		plain
-		Parked int `json:"parked"`
-	}{plain(r), r.Sync.Parked})
 }
 
 // DoctorSchemaVersion is the schema_version of `auth doctor --json`.

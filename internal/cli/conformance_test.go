@@ -33,10 +33,11 @@ func TestHelpEnvironment_ListenerSourcesPerPlatform(t *testing.T) {
 	}
 }
 
-// TestSyncStatusJSON_ParkedAtTopLevel: `sync status --json` carries
-// `parked` where SPEC §10 names it, equal to sync.parked, next to the
-// fields of SPEC §12.
-func TestSyncStatusJSON_ParkedAtTopLevel(t *testing.T) {
+// TestSyncStatusJSON_OneUnambiguousShape: `sync status --json` has the
+// fields of SPEC §12, and its `sync` object exactly the upload fields, each
+// once: no top-level `parked` beside sync.parked, no `running` that could
+// contradict `healthy`.
+func TestSyncStatusJSON_OneUnambiguousShape(t *testing.T) {
 	code, stdout, stderr := run(t, "sync", "status", "--json")
 	if code != ExitError {
 		t.Fatalf("sync status with no daemon: exit %d, want %d (stderr %s)", code, ExitError, stderr)
@@ -45,19 +46,25 @@ func TestSyncStatusJSON_ParkedAtTopLevel(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("sync status --json is not JSON: %v\n%s", err, stdout)
 	}
-	for _, k := range []string{"healthy", "pid", "port", "url", "package_version", "protocol_version", "sync", "log_path", "parked"} {
+	for _, k := range []string{"healthy", "pid", "port", "url", "package_version", "protocol_version", "sync"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("sync status --json has no %q:\n%s", k, stdout)
 		}
 	}
+	syncKeys := []string{"uploading", "last_sync", "last_success_at", "failing_since", "consecutive_failures", "last_error", "queue_depth", "parked"}
+	for _, k := range syncKeys {
+		if _, ok := got[k]; ok {
+			t.Errorf("sync status --json has %q at the top level as well as in sync:\n%s", k, stdout)
+		}
+	}
 	syncBlock, _ := got["sync"].(map[string]any)
-	for _, k := range []string{"running", "last_sync", "consecutive_failures", "queue_depth", "parked", "last_error"} {
+	if len(syncBlock) != len(syncKeys) {
+		t.Errorf("sync block has %d keys, want exactly %v:\n%s", len(syncBlock), syncKeys, stdout)
+	}
+	for _, k := range syncKeys {
 		if _, ok := syncBlock[k]; !ok {
 			t.Errorf("sync status --json sync block has no %q:\n%s", k, stdout)
 		}
-	}
-	if got["parked"] != syncBlock["parked"] {
-		t.Errorf("parked %v differs from sync.parked %v", got["parked"], syncBlock["parked"])
 	}
 }
 

@@ -171,7 +171,7 @@ func newDashboardDaemonCmd(ios *IOStreams) *cobra.Command {
 				Token:    readToken(ios.In),
 				Version:  version.Current(),
 				Exe:      exe,
-				Overview: dashboard.SyncOverview(l, version.Current(), exe),
+				Overview: dashboard.SyncOverview(l, project, version.Current(), exe),
 				Logger:   logger,
 				Ready:    spawn.ReadyReporter(),
 			})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -98,8 +99,10 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 		Use:   "status",
 		Short: "Show the recorded sync daemon and its queue",
 		Long: `Show the scope's recorded sync daemon: whether it is healthy, its queue
-depth (read from the queue itself when no daemon runs), the last sync, the
-consecutive upload failures, the last upload error and the log file.
+depth (read from the queue itself when no daemon runs), its upload health —
+the last success, since when and how often uploads failed, the last upload
+error in one line, and the next step — and the log file. --json prints the
+upload fields once, in "sync" (docs/schema/sync-status.schema.json).
 
 Exit status 0 when a healthy daemon runs, 1 otherwise — also when the
 runtime root or the state file cannot be read, which is reported with the
@@ -177,9 +180,13 @@ func bareErr(err error) error {
 }
 
 func printStatus(io *IOStreams, res api.StatusResult) {
+	failing := doctor.UploadFailureLine(res.Sync)
 	switch {
 	case res.Unreadable != nil:
 		fmt.Fprintf(io.Out, "sync daemon: unknown: %s\n", *res.Unreadable)
+	case res.Healthy && failing != "":
+		// Running is not healthy while nothing reaches the server.
+		fmt.Fprintf(io.Out, "sync daemon: running, uploads failing; pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
 	case res.Healthy:
 		fmt.Fprintf(io.Out, "sync daemon: healthy, pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
 	case res.PID != nil:
@@ -188,21 +195,42 @@ func printStatus(io *IOStreams, res api.StatusResult) {
 		fmt.Fprintln(io.Out, "sync daemon: not running")
 	}
 	if res.Unreadable == nil {
-		last := "never"
-		if res.Sync.LastSync != nil {
-			last = res.Sync.LastSync.Local().Format("2006-01-02 15:04:05")
-		}
-		parked := ""
-		if res.Sync.Parked > 0 {
-			parked = fmt.Sprintf(" (%d parked)", res.Sync.Parked)
-		}
-		fmt.Fprintf(io.Out, "queue: %d event(s) waiting%s; last sync: %s; consecutive failures: %d\n",
-			res.Sync.QueueDepth, parked, last, res.Sync.ConsecutiveFailures)
-		if res.Sync.LastError != nil {
-			fmt.Fprintf(io.Out, "last upload error: %s\n", *res.Sync.LastError)
-		}
+		printUploads(io, res, failing)
 	}
 	fmt.Fprintf(io.Out, "log: %s (spec-kitty sync logs)\n", res.LogPath)
+	if failing != "" {
+		fmt.Fprintf(io.Out, "next: %s; details: %s\n", doctor.UploadFailureAdvice, doctor.UploadFailureCommand(res.Sync))
+	}
+}
+
+// printUploads prints the queue and the upload health (SPEC §10 *Upload
+// health*): a failure is its own line, never folded into "healthy".
+func printUploads(io *IOStreams, res api.StatusResult, failing string) {
+	st := res.Sync
+	parked := ""
+	if st.Parked > 0 {
+		parked = fmt.Sprintf(" (%d parked)", st.Parked)
+	}
+	fmt.Fprintf(io.Out, "queue: %s waiting%s\n", plural(st.QueueDepth, "event"), parked)
+	if failing != "" {
+		fmt.Fprintf(io.Out, "uploads: %s\n", strings.TrimPrefix(failing, "uploads "))
+	}
+	if !res.Healthy {
+		return // the rest is what a running daemon knows
+	}
+	success := "none since this daemon started"
+	if st.LastSuccessAt != nil {
+		success = doctor.FormatTime(*st.LastSuccessAt)
+	}
+	fmt.Fprintf(io.Out, "last success: %s; consecutive failures: %d\n", success, st.ConsecutiveFailures)
+}
+
+// plural writes "1 event", "2 events".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func newSyncStopCmd(io *IOStreams) *cobra.Command {

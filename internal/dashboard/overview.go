@@ -9,6 +9,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
 	"github.com/spec-kitty/spec-kitty/internal/doctor"
+	"github.com/spec-kitty/spec-kitty/internal/events"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 )
@@ -25,18 +26,63 @@ const overviewTimeout = 5 * time.Second
 // errNoOverview reports a server started without an overview source.
 var errNoOverview = errors.New("no sync overview configured")
 
-// SyncOverview returns the overview of a scope: the same read-only report as
-// `spec-kitty auth doctor --json`. It never cleans, spawns or writes.
-func SyncOverview(layout paths.Layout, version, exe string) Overview {
+// SyncOverview returns the overview of a scope for the dashboard of
+// project: the same read-only report as `spec-kitty auth doctor --json`,
+// the daemon's upload health and the project's share of the queue. It
+// never cleans, spawns or writes.
+func SyncOverview(layout paths.Layout, project, version, exe string) Overview {
 	return func(ctx context.Context) (api.SyncOverview, error) {
 		scan, err := doctor.ScanScope(ctx, layout, version, exe)
 		if err != nil {
 			return api.SyncOverview{}, err
 		}
-		ov := api.SyncOverview{DoctorReport: doctor.Report(ctx, scan)}
+		ov := api.SyncOverview{DoctorReport: doctor.Report(ctx, scan), LogPath: layout.LogFile()}
 		ov.Sync = syncState(ctx, layout, ov.Daemon)
+		ov.Findings = withUploadFailure(ov.Findings, ov.Sync.UploadStatus)
+		ov.Project = projectOverview(layout, project)
 		return ov, nil
 	}
+}
+
+// withUploadFailure adds the upload failure to the page's next steps as
+// soon as uploads fail, not only once the doctor's threshold is reached:
+// the page is where an operator looks while it happens.
+func withUploadFailure(fs []api.Finding, st api.UploadStatus) []api.Finding {
+	if st.ConsecutiveFailures == 0 {
+		return fs
+	}
+	for _, f := range fs {
+		if f.ID == doctor.FindingUploadsFailing {
+			return fs
+		}
+	}
+	return append(fs, doctor.UploadFailureFinding(st))
+}
+
+// projectOverview reads the project's identity and counts its events in
+// the scope's queue (read-only).
+func projectOverview(layout paths.Layout, dir string) api.ProjectOverview {
+	po := api.ProjectOverview{Path: dir, LogPath: LogFile(dir)}
+	p, err := events.LoadProject(dir)
+	if err != nil {
+		msg := err.Error()
+		po.Error = &msg
+		return po
+	}
+	po.UUID = &p.UUID
+	if p.Slug != "" {
+		po.Slug = &p.Slug
+	}
+	if p.RepoSlug != "" {
+		po.RepoSlug = &p.RepoSlug
+	}
+	counts, err := queue.ReadProjectCounts(layout.QueueDB(), p.UUID)
+	if err != nil {
+		msg := err.Error()
+		po.Error = &msg
+	}
+	po.Queued, po.Parked = counts.Depth, counts.Parked
+	return po
 }
 
 // syncState is the healthy daemon's own account of its uploads; without
@@ -49,7 +95,7 @@ func syncState(ctx context.Context, layout paths.Layout, d api.DoctorDaemon) api
 		}
 	}
 	counts, _ := queue.ReadCounts(layout.QueueDB())
-	return api.SyncStatus{QueueDepth: counts.Depth, Parked: counts.Parked}
+	return api.SyncStatus{UploadStatus: api.UploadStatus{QueueDepth: counts.Depth, Parked: counts.Parked}}
 }
 
 // overviewCache runs at most one scan at a time and shares its result for

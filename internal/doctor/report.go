@@ -46,8 +46,14 @@ func Report(ctx context.Context, s *Scan) api.DoctorReport {
 		Platform:       s.Platform,
 	}
 	rep.Session, rep.Findings = sessionOf(s, rep.Findings)
-	rep.Daemon = s.daemon(ctx)
+	var uploads *api.SyncStatus
+	rep.Daemon, uploads = s.daemon(ctx)
 	rep.Findings = append(rep.Findings, findings(s, rep)...)
+	if uploads != nil {
+		if f, ok := UploadsFailing(uploads.UploadStatus, time.Now()); ok {
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
 	rep.Findings = append(rep.Findings, s.sourceFindings()...)
 	return rep
 }
@@ -111,10 +117,11 @@ func unreadableSession(err error) api.Finding {
 	return f
 }
 
-// daemon describes the recorded singleton.
-func (s *Scan) daemon(ctx context.Context) api.DoctorDaemon {
+// daemon describes the recorded singleton, with its upload status when it
+// is healthy.
+func (s *Scan) daemon(ctx context.Context) (api.DoctorDaemon, *api.SyncStatus) {
 	if s.Singleton == nil {
-		return api.DoctorDaemon{}
+		return api.DoctorDaemon{}, nil
 	}
 	rec := *s.Singleton
 	d := api.DoctorDaemon{PID: &rec.PID, Port: &rec.Port}
@@ -123,7 +130,10 @@ func (s *Scan) daemon(ctx context.Context) api.DoctorDaemon {
 	if h != nil {
 		d.PackageVersion, d.ProtocolVersion = &h.PackageVersion, &h.ProtocolVersion
 	}
-	return d
+	if d.Active && h != nil {
+		return d, h.Sync
+	}
+	return d, nil
 }
 
 // inspect checks the recorded daemon with the answer its port gave the scan
@@ -155,7 +165,7 @@ func findings(s *Scan, rep api.DoctorReport) []api.Finding {
 			Remediation: api.Remediation{Command: CmdSyncStatus}})
 	} else if counts.Parked > 0 {
 		fs = append(fs, api.Finding{ID: "parked_events", Severity: "warning",
-			Summary:     fmt.Sprintf("%d queued event(s) are parked: the server will not take them as they are, so they are not uploaded", counts.Parked),
+			Summary:     fmt.Sprintf("%s parked: the server will not take them as they are, so they are not uploaded", plural(counts.Parked, "queued event")),
 			Remediation: api.Remediation{Command: CmdSyncParked}})
 	}
 	if !rep.Daemon.Active {
@@ -184,12 +194,12 @@ func findings(s *Scan, rep api.DoctorReport) []api.Finding {
 	}
 	if safe > 0 {
 		fs = append(fs, api.Finding{ID: "stale_daemons", Severity: "warning",
-			Summary:     fmt.Sprintf("%d stale sync daemon(s) of this scope can be stopped safely", safe),
+			Summary:     fmt.Sprintf("%s of this scope can be stopped safely", plural(safe, "stale sync daemon")),
 			Remediation: api.Remediation{Command: CmdReset}})
 	}
 	if len(ops) > 0 {
 		fs = append(fs, api.Finding{ID: "operator_required_daemons", Severity: "warning",
-			Summary:     fmt.Sprintf("%d daemon(s) need an operator's decision (%s)", total(ops), summarize(ops)),
+			Summary:     fmt.Sprintf("%s an operator's decision (%s)", pluralVerb(total(ops), "daemon", "needs", "need"), summarize(ops)),
 			Remediation: api.Remediation{Command: CmdResetForce}})
 	}
 	return fs

@@ -55,7 +55,7 @@ func TestReport_FR004_SplitsAndFindings(t *testing.T) {
 	if s := got["stale_daemons"].Summary; !strings.HasPrefix(s, "2 ") {
 		t.Errorf("stale summary %q does not count 2", s)
 	}
-	if s := got["operator_required_daemons"].Summary; !strings.Contains(s, "3 daemon(s)") ||
+	if s := got["operator_required_daemons"].Summary; !strings.Contains(s, "3 daemons need") ||
 		!strings.Contains(s, "cross_root: 1, pre_marker: 1, unresponsive: 1") {
 		t.Errorf("operator summary %q does not count by reason", s)
 	}

@@ -136,7 +136,7 @@ func Status(ctx context.Context, layout paths.Layout) api.StatusResult {
 			res.Healthy = true
 			res.PackageVersion, res.ProtocolVersion = &h.PackageVersion, &h.ProtocolVersion
 			if h.Sync != nil {
-				res.Sync = *h.Sync
+				res.Sync = h.Sync.UploadStatus
 			}
 			return res
 		}

@@ -182,6 +182,18 @@ func ReadDepth(path string) (int, error) {
 // read-only: a missing or not yet initialised file is an empty queue, and a
 // foreign file is an error.
 func ReadCounts(path string) (Counts, error) {
+	return readCounts(path, "")
+}
+
+// ReadProjectCounts is ReadCounts for the events of one project: what the
+// dashboard of that project shows.
+func ReadProjectCounts(path, projectUUID string) (Counts, error) {
+	return readCounts(path, projectUUID)
+}
+
+// readCounts counts the queue at path, only project's events when project
+// is not "".
+func readCounts(path, project string) (Counts, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Counts{}, fmt.Errorf("resolving queue path %s: %w", path, err)
@@ -205,7 +217,11 @@ func ReadCounts(path string) (Counts, error) {
 		return Counts{}, nil
 	}
 	var c Counts
-	err = db.QueryRowContext(ctx, `SELECT count(*), count(parked_at) FROM events`).Scan(&c.Depth, &c.Parked)
+	if project == "" {
+		err = db.QueryRowContext(ctx, `SELECT count(*), count(parked_at) FROM events`).Scan(&c.Depth, &c.Parked)
+	} else {
+		err = db.QueryRowContext(ctx, `SELECT count(*), count(parked_at) FROM events WHERE project_uuid = ?`, project).Scan(&c.Depth, &c.Parked)
+	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("counting queued events in %s: %w", abs, err)
 	}

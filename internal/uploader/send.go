@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,9 +67,16 @@ var terminalCategories = map[string]bool{
 
 // failure is a batch-level failure: nothing was decided per event.
 type failure struct {
-	msg        string
+	msg        string         // one readable line, shown to operators
+	detail     string         // the raw error for the log, when it says more than msg
 	retryAfter *time.Duration // the server's Retry-After, when given
 }
+
+// transportError is a request that got no HTTP answer at all.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
 
 func (f *failure) Error() string { return f.msg }
 
@@ -104,6 +112,11 @@ func (u *Uploader) deliver(ctx context.Context, a *attempt, batch []queue.Item) 
 		return tally{}, nil
 	}
 	status, header, body, err := u.post(ctx, a.creds, batch)
+	var te *transportError
+	if errors.As(err, &te) {
+		return tally{}, &failure{msg: u.scrub(a.creds, readableTransportError(a.creds.ServerURL, te.err)),
+			detail: u.scrub(a.creds, err.Error())}
+	}
 	if err != nil {
 		return tally{}, &failure{msg: u.scrub(a.creds, err.Error())}
 	}
@@ -190,7 +203,7 @@ func (u *Uploader) post(ctx context.Context, creds session.Credentials, batch []
 	req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
 	resp, err := u.cfg.Client.Do(req)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("posting %d events to %s: %w", len(batch), url, err)
+		return 0, nil, nil, &transportError{fmt.Errorf("posting %d events to %s: %w", len(batch), url, err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,12 +98,13 @@ type Uploader struct {
 	notify chan struct{} // new work; honours backoff
 	force  chan struct{} // an explicit request to sync now
 
-	inflight  atomic.Bool
-	leader    atomic.Int32 // MayUpload's last answer: 0 not asked, 1 yes, 2 no
-	withheld  atomic.Bool  // the login has no Private Teamspace (withhold.go)
-	failures  atomic.Int64
-	lastSync  atomic.Pointer[time.Time]
-	lastError atomic.Pointer[string]
+	inflight atomic.Bool
+	leader   atomic.Int32 // MayUpload's last answer: 0 not asked, 1 yes, 2 no
+	withheld atomic.Bool  // the login has no Private Teamspace (withhold.go)
+
+	// hmu guards health, the upload health shown by the health payload.
+	hmu    sync.Mutex
+	health health
 
 	// logMu guards the failure-log state.
 	logMu      sync.Mutex
@@ -112,6 +114,16 @@ type Uploader struct {
 
 	// roundHook, when set (by tests), is called after every round of Run.
 	roundHook func()
+}
+
+// health is the upload health of the current run of failures (SPEC §10
+// *Upload health*): it is never hidden behind a daemon that answers.
+type health struct {
+	lastAttempt  time.Time // the last round that ended, success or failure
+	lastSuccess  time.Time // the last batch the server answered
+	failingSince time.Time // the first failure since the last success
+	failures     int
+	lastError    string
 }
 
 // New returns an uploader for cfg, filling defaults for zero fields.
@@ -181,22 +193,34 @@ func wake(ch chan struct{}) {
 // Status reports the uploader's state for the health payload. It reads only
 // in-memory values, so it answers at once even while an upload is running.
 func (u *Uploader) Status() api.SyncStatus {
-	st := api.SyncStatus{
-		Running:             u.inflight.Load(),
-		Uploader:            u.leader.Load() == 1,
-		ConsecutiveFailures: int(u.failures.Load()),
+	inflight := u.inflight.Load()
+	u.hmu.Lock()
+	h := u.health
+	u.hmu.Unlock()
+	return api.SyncStatus{Running: inflight, Uploader: u.leader.Load() == 1, UploadStatus: api.UploadStatus{
+		Uploading:           inflight,
+		LastSync:            timeOrNil(h.lastAttempt),
+		LastSuccessAt:       timeOrNil(h.lastSuccess),
+		FailingSince:        timeOrNil(h.failingSince),
+		ConsecutiveFailures: h.failures,
 		QueueDepth:          u.cfg.Queue.CachedDepth(),
 		Parked:              u.cfg.Queue.CachedParked(),
+		LastError:           stringOrNil(h.lastError),
+	}}
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
 	}
-	if t := u.lastSync.Load(); t != nil {
-		last := *t
-		st.LastSync = &last
+	return &t
+}
+
+func stringOrNil(s string) *string {
+	if s == "" {
+		return nil
 	}
-	if e := u.lastError.Load(); e != nil {
-		msg := *e
-		st.LastError = &msg
-	}
-	return st
+	return &s
 }
 
 // Busy reports whether the uploader has work: an upload in flight, or
@@ -398,24 +422,40 @@ func (u *Uploader) credentials(ctx context.Context) (session.Credentials, error)
 // failed records a failed round and returns the wait before the next: the
 // server's Retry-After when it sent one, else the backoff.
 func (u *Uploader) failed(err error) time.Duration {
-	n := u.failures.Add(1)
-	wait := Backoff(u.cfg.MinBackoff, u.cfg.MaxBackoff, int(n))
+	msg, detail := oneLine(err.Error()), ""
 	var f *failure
-	if errors.As(err, &f) && f.retryAfter != nil {
+	if errors.As(err, &f) {
+		detail = f.detail
+	}
+	now := time.Now().UTC()
+	u.hmu.Lock()
+	u.health.failures++
+	n := u.health.failures
+	if u.health.failingSince.IsZero() {
+		u.health.failingSince = now
+	}
+	u.health.lastAttempt, u.health.lastError = now, msg
+	u.hmu.Unlock()
+	wait := Backoff(u.cfg.MinBackoff, u.cfg.MaxBackoff, n)
+	if f != nil && f.retryAfter != nil {
 		wait = *f.retryAfter
 	}
-	msg := err.Error()
-	u.lastError.Store(&msg)
-	u.logFailure(msg, n, wait)
+	u.logFailure(msg, detail, int64(n), wait)
 	return wait
+}
+
+// oneLine keeps an error to the one line that status, doctor and page
+// show: control characters (a server's newlines) become spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // succeeded records a batch the server answered.
 func (u *Uploader) succeeded() {
 	now := time.Now().UTC()
-	u.lastSync.Store(&now)
-	u.failures.Store(0)
-	u.lastError.Store(nil)
+	u.hmu.Lock()
+	u.health = health{lastAttempt: now, lastSuccess: now}
+	u.hmu.Unlock()
 	u.logMu.Lock()
 	defer u.logMu.Unlock()
 	if u.loggedErr != "" {
@@ -427,7 +467,7 @@ func (u *Uploader) succeeded() {
 // logFailure logs a failure when the state changes (the first failure, a
 // different error) and otherwise at most every LogEvery, so an outage of a
 // day costs a few hundred lines, not one per retry.
-func (u *Uploader) logFailure(msg string, failures int64, wait time.Duration) {
+func (u *Uploader) logFailure(msg, detail string, failures int64, wait time.Duration) {
 	u.logMu.Lock()
 	defer u.logMu.Unlock()
 	now := time.Now()
@@ -435,8 +475,12 @@ func (u *Uploader) logFailure(msg string, failures int64, wait time.Duration) {
 		u.suppressed++
 		return
 	}
-	u.log.Warn("uploading events failed", "err", msg, "consecutive_failures", failures,
-		"retry_in", wait.String(), "failures_not_logged", u.suppressed)
+	args := []any{"err", msg, "consecutive_failures", failures,
+		"retry_in", wait.String(), "failures_not_logged", u.suppressed}
+	if detail != "" && detail != msg {
+		args = append(args, "detail", detail)
+	}
+	u.log.Warn("uploading events failed", args...)
 	u.loggedErr, u.loggedAt, u.suppressed = msg, now, 0
 }
 

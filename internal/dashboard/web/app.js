@@ -74,16 +74,23 @@ function renderStats(rep) {
   let hint = 'starts with the next sync command';
   daemon.dataset.tone = 'calm';
   const sy = rep.sync || {};
-  if (d.active) {
+  if (d.active && sy.consecutive_failures > 0) {
+    // Answering health is not working: nothing reaches the server.
+    value = 'Uploads failing';
+    hint = 'since ' + fullTime(sy.failing_since) + ' · ' + plural(sy.consecutive_failures, 'attempt') +
+      ' · ' + (sy.queue_depth || 0) + ' queued';
+    daemon.dataset.tone = 'bad';
+  } else if (d.active) {
     value = 'Running';
     hint = 'pid ' + d.pid + ' · port ' + d.port + ' · v' + dash(d.package_version) +
       ' · ' + (sy.queue_depth || 0) + ' queued';
-    daemon.dataset.tone = sy.consecutive_failures > 0 ? 'warn' : 'ok';
+    daemon.dataset.tone = 'ok';
   } else if (d.pid !== null && d.pid !== undefined) {
     value = 'Unhealthy';
     hint = 'recorded pid ' + d.pid + ' on port ' + d.port + ' does not answer';
     daemon.dataset.tone = 'bad';
   }
+  daemon.dataset.uploads = d.active ? (sy.consecutive_failures > 0 ? 'failing' : 'ok') : 'unknown';
   daemon.dataset.state = d.active ? 'active' : 'inactive';
   document.getElementById('stat-daemon-value').textContent = value;
   document.getElementById('stat-daemon-hint').textContent = hint;
@@ -115,46 +122,106 @@ function renderFindings(rep) {
   list.replaceChildren(...items);
 }
 
-// syncWhen is a last-sync time for a person: local time, or "never".
-function syncWhen(iso) {
-  if (!iso) return 'never';
+// plural writes "1 event", "2 events".
+function plural(n, noun) {
+  return n + ' ' + noun + (n === 1 ? '' : 's');
+}
+
+// fullTime is a moment for a person: date, time and zone, so that a reader
+// elsewhere, or tomorrow, is not misled.
+function fullTime(iso) {
+  if (!iso) return '–';
   const at = new Date(iso);
-  return isNaN(at) ? String(iso) : at.toLocaleString();
+  if (isNaN(at)) return String(iso);
+  return at.toLocaleString(undefined, {
+    year: 'numeric', month: 'short', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+  });
+}
+
+// lastSuccess says when the server last took a batch. A daemon only knows
+// its own life, so "never" is said only when nothing was ever queued.
+function lastSuccess(d, sy) {
+  if (sy.last_success_at) return fullTime(sy.last_success_at);
+  if (!d.active) return 'unknown: no daemon is running';
+  if (!sy.last_sync && !(sy.queue_depth > 0)) return 'never: nothing to upload yet';
+  return 'none since this daemon started';
+}
+
+function uploadState(d, sy) {
+  if (!d.active) return 'unknown: no daemon is running';
+  if (sy.consecutive_failures > 0) {
+    return 'failing since ' + fullTime(sy.failing_since) + ' (' + plural(sy.consecutive_failures, 'attempt') + ')';
+  }
+  if (sy.uploading) return 'uploading now';
+  return sy.last_success_at ? 'working' : 'idle';
 }
 
 function renderDaemon(rep) {
   const d = rep.daemon || {};
   const s = rep.session || {};
   const sy = rep.sync || {};
-  let queued = String(sy.queue_depth || 0) + ' event(s) waiting';
+  let queued = plural(sy.queue_depth || 0, 'event') + ' waiting';
   if (sy.parked > 0) queued += ' (' + sy.parked + ' parked)';
   const parked = sy.parked > 0
-    ? sy.parked + ' event(s) the server will not take, kept in the queue: spec-kitty sync parked'
+    ? plural(sy.parked, 'event') + ' the server will not take, kept in the queue: spec-kitty sync parked'
     : 'none';
+  const failing = d.active && sy.consecutive_failures > 0;
   let status = 'none recorded';
-  if (d.active) status = 'running and healthy';
+  if (failing) status = 'running, uploads failing';
+  else if (d.active) status = 'running and healthy';
   else if (d.pid !== null && d.pid !== undefined) status = 'recorded but not healthy';
   const rows = [
-    ['Status', status],
+    ['Status', status, 'status'],
     ['PID', dash(d.pid)],
     ['Port', dash(d.port)],
     ['Version', dash(d.package_version)],
     ['Protocol', dash(d.protocol_version)],
     ['Queue', queued, 'queue'],
     ['Parked', parked, 'parked'],
-    ['Last sync', syncWhen(sy.last_sync), 'last-sync'],
+    ['Uploads', uploadState(d, sy), 'uploads'],
+    ['Last success', lastSuccess(d, sy), 'last-success'],
+    ['Last attempt', sy.last_sync ? fullTime(sy.last_sync) : (d.active ? 'none yet' : '–'), 'last-sync'],
     ['Consecutive failures', String(sy.consecutive_failures || 0), 'failures'],
     ['Last upload error', sy.last_error ? sy.last_error : 'none', 'last-error'],
     ['Scope', dash(rep.auth_root)],
+    ['Log', dash(rep.log_path), 'log'],
     ['Session', s.present ? dash(s.auth_principal) + ' → ' + dash(s.server_url) : 'not logged in (events stay queued locally)'],
     ['Platform', rep.platform ? dash(rep.platform.os) + ', listener source ' + dash(rep.platform.listener_source) : '–'],
   ];
+  const tones = {
+    'status': failing ? 'bad' : null,
+    'uploads': failing ? 'bad' : null,
+    'failures': failing ? 'bad' : null,
+    'last-error': sy.last_error ? 'bad' : null,
+    'parked': sy.parked > 0 ? 'warn' : null,
+  };
   const box = document.getElementById('daemon');
   box.dataset.state = d.active ? 'active' : 'inactive';
-  box.replaceChildren(...rows.flatMap(([k, v, id]) => [
+  box.replaceChildren(...factRows(rows, tones));
+}
+
+function factRows(rows, tones) {
+  return rows.flatMap(([k, v, id]) => [
     el('dt', { text: k }),
-    el('dd', { text: v, 'data-field': id, 'data-tone': id === 'last-error' && sy.last_error ? 'bad' : id === 'parked' && sy.parked > 0 ? 'warn' : null }),
-  ]));
+    el('dd', { text: v, 'data-field': id, 'data-tone': (id && tones[id]) || null }),
+  ]);
+}
+
+function renderProject(rep) {
+  const p = rep.project || {};
+  const rows = [
+    ['Project', dash(p.slug || (p.uuid ? null : 'unknown')), 'slug'],
+    ['UUID', dash(p.uuid), 'uuid'],
+    ['Repository', dash(p.repo_slug), 'repo'],
+    ['Directory', dash(p.path), 'path'],
+    ['Queued events', p.uuid ? plural(p.queued || 0, 'event') + ' of this project waiting' : '–', 'queued'],
+    ['Parked events', p.uuid ? (p.parked > 0 ? plural(p.parked, 'event') + ': spec-kitty sync parked' : 'none') : '–', 'parked'],
+    ['Dashboard log', dash(p.log_path), 'log'],
+  ];
+  if (p.error) rows.push(['Problem', p.error, 'error']);
+  const box = document.getElementById('project-facts');
+  box.replaceChildren(...factRows(rows, { parked: p.parked > 0 ? 'warn' : null, error: p.error ? 'bad' : null }));
 }
 
 // What each reason code means, in a few words for a person.
@@ -194,6 +261,15 @@ function classLabel(r) {
   return r.is_recorded_singleton ? 'live' : r.cleanup_class;
 }
 
+// COLUMNS label each cell, so that a narrow window can show a row as a
+// card of labelled lines instead of a table wider than the screen.
+const COLUMNS = ['Port', 'PID', 'Version', 'Class', 'Reason', 'Scope', 'Executable'];
+
+function labelled(cells) {
+  cells.forEach((td, i) => td.setAttribute('data-label', COLUMNS[i]));
+  return cells;
+}
+
 function renderListeners(rep) {
   const all = [...(rep.orphans || []), ...(rep.other_listeners || [])].sort((a, b) => a.port - b.port);
   const body = document.getElementById('listeners');
@@ -205,13 +281,14 @@ function renderListeners(rep) {
       'data-class': r.cleanup_class,
       'data-live': r.is_recorded_singleton ? 'true' : null,
     },
-    el('td', { class: 'num', text: r.port }),
-    el('td', { class: 'num', text: dash(r.pid) }),
-    el('td', { text: dash(r.package_version) }),
-    el('td', {}, el('span', { class: 'badge', 'data-class': cls, text: cls })),
-    reasonCell(r),
-    scopeCell(r, rep),
-    el('td', { class: 'path', text: dash(r.executable_summary) }));
+    ...labelled([
+      el('td', { class: 'num', text: r.port }),
+      el('td', { class: 'num', text: dash(r.pid) }),
+      el('td', { text: dash(r.package_version) }),
+      el('td', {}, el('span', { class: 'badge', 'data-class': cls, text: cls })),
+      reasonCell(r),
+      scopeCell(r, rep),
+      el('td', { class: 'path', text: dash(r.executable_summary) })]));
   });
   if (rows.length === 0) {
     rows.push(el('tr', { class: 'empty' }, el('td', { colspan: 7, text: 'Nothing listens on ports ' + SYNC_PORTS + '.' })));
@@ -219,7 +296,7 @@ function renderListeners(rep) {
   body.replaceChildren(...rows);
   const n = all.length;
   document.getElementById('listeners-summary').textContent =
-    n === 0 ? 'none' : n + ' listener' + (n === 1 ? '' : 's') + ', classified exactly as auth doctor does';
+    n === 0 ? 'none' : plural(n, 'listener') + ', classified exactly as auth doctor does';
 }
 
 function render(health, rep) {
@@ -230,10 +307,11 @@ function render(health, rep) {
   document.title = name + ' · Spec Kitty dashboard';
   renderStats(rep);
   renderFindings(rep);
+  renderProject(rep);
   renderDaemon(rep);
   renderListeners(rep);
-  const at = new Date(rep.generated_at);
-  document.getElementById('generated').textContent = 'Scanned ' + at.toLocaleTimeString() + ' · read-only';
+  document.getElementById('generated').textContent = 'Scanned ' + fullTime(rep.generated_at) + ' · read-only';
+  document.getElementById('logs').textContent = 'sync log ' + dash(rep.log_path);
   const o = health.owner || {};
   document.getElementById('self').textContent =
     'dashboard pid ' + dash(o.pid) + ' on port ' + dash(o.port) + ' · spec-kitty ' + dash(health.package_version);
