@@ -17,8 +17,10 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 )
@@ -136,7 +138,7 @@ func Open(path string) (*Queue, error) {
 		w.Close()
 		return nil, err
 	}
-	if _, err := w.Exec(`PRAGMA journal_mode = WAL`); err != nil {
+	if err := setWAL(w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("switching queue %s to WAL: %w", abs, err)
 	}
@@ -251,6 +253,26 @@ func createFile(path string) error {
 		return fmt.Errorf("restricting queue %s to its owner: %w", path, err)
 	}
 	return nil
+}
+
+// walRetry is the pause between tries of the switch to WAL.
+const walRetry = 10 * time.Millisecond
+
+// setWAL switches the database to WAL mode. Two processes opening one
+// rollback-journal file at once (a daemon and a CLI, or two daemons) can
+// make the switch fail with SQLITE_BUSY at once: SQLite does not call its
+// busy handler there, to avoid a deadlock between the two lock upgrades.
+// So retry for as long as the busy timeout would have waited.
+func setWAL(db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeoutMillis * time.Millisecond)
+	for {
+		_, err := db.Exec(`PRAGMA journal_mode = WAL`)
+		var serr *sqlite.Error
+		if err == nil || !errors.As(err, &serr) || serr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(walRetry)
+	}
 }
 
 // openDB opens path through an SQLite URI so that no character of the path
