@@ -7,6 +7,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
+	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
 // trimQuiet is how long the daemon waits after its start-up, after the last
@@ -52,6 +53,7 @@ func (d *Daemon) Health() api.Health {
 	if s := d.loadSession(); s != nil {
 		scope := s.AuthScope()
 		h.Owner.ServerURL, h.Owner.AuthPrincipal, h.Owner.AuthTeam, h.Owner.AuthScope = &s.ServerURL, &s.Email, &s.Team, &scope
+		h.Session = session.CachedSummary(d.cfg.Layout.SessionFile())
 	}
 	return h
 }
