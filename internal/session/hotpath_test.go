@@ -125,8 +125,10 @@ func rewriteHotPath(t *testing.T, path string, edit func(m map[string]any)) {
 
 func TestHotPathMissesAreNeverErrors(t *testing.T) {
 	for name, edit := range map[string]func(m map[string]any){
-		"stale":           func(m map[string]any) { m["generated_at"] = m["generated_at"].(float64) - 31 },
-		"claims an age":   func(m map[string]any) { m["generated_at"], m["max_age_seconds"] = m["generated_at"].(float64)-40, 3600.0 },
+		"stale": func(m map[string]any) { m["generated_at"] = m["generated_at"].(float64) - 31 },
+		"claims an age": func(m map[string]any) {
+			m["generated_at"], m["max_age_seconds"] = m["generated_at"].(float64)-40, 3600.0
+		},
 		"from the future": func(m map[string]any) { m["generated_at"] = m["generated_at"].(float64) + 60 },
 		"other schema":    func(m map[string]any) { m["schema_version"] = 2 },
 		"other file":      func(m map[string]any) { m["durable_fingerprint"].(map[string]any)["size"] = 1.0 },
