@@ -176,7 +176,7 @@ func TestPythonWrittenHotPathIsRead(t *testing.T) {
 	fp := durableFingerprint(sfi)
 	// As upstream's json.dumps(payload, sort_keys=True) writes it.
 	py := `{"durable_fingerprint": {"inode": ` + itoa(int64(fp.Inode)) + `, "mtime_ns": ` + itoa(fp.MtimeNS) + `, "size": ` + itoa(fp.Size) +
-		`}, "generated_at": ` + itoa(time.Now().Unix()) + `.25, "max_age_seconds": 30.0, "refresh_token_expires_at": "2030-01-02T03:04:05.123456+00:00", "schema_version": 1}`
+		`}, "generated_at": ` + itoa(time.Now().Unix()-1) + `.25, "max_age_seconds": 30.0, "refresh_token_expires_at": "2030-01-02T03:04:05.123456+00:00", "schema_version": 1}`
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), hotPathName), []byte(py), 0o600); err != nil {
 		t.Fatal(err)
 	}
