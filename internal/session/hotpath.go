@@ -70,6 +70,11 @@ func (s *Store) publishHotPath(st *Stored, fp api.SessionFingerprint) {
 	if hotPathDisabled() {
 		return
 	}
+	// As upstream: no file for a session that is gone. And none for one
+	// that changed since it was read: it would only be a miss.
+	if fi, err := os.Lstat(s.SessionPath()); err != nil || durableFingerprint(fi) != fp {
+		return
+	}
 	f := hotPathFile{
 		DurableFingerprint: fp,
 		GeneratedAt:        float64(time.Now().UnixNano()) / 1e9,
