@@ -266,3 +266,26 @@ func TestLogoutRemovesTheHotPath(t *testing.T) {
 		t.Errorf("hot path survived logout: %v", err)
 	}
 }
+
+// A salt written after the session (another login's, or a race with a
+// logout) means the session no longer decrypts: no summary may vouch for
+// it, whatever the fingerprint of session.json says.
+func TestDescribeDistrustsSummariesWhenTheSaltIsNewer(t *testing.T) {
+	path := loggedIn(t)
+	salt := filepath.Join(filepath.Dir(path), saltName)
+	if err := os.WriteFile(salt, []byte("0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(salt, later, later); err != nil {
+		t.Fatal(err)
+	}
+	sfi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := &api.SessionSummary{Fingerprint: durableFingerprint(sfi), Email: "held@example.com"}
+	if s, err := Describe(path, held); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Describe with a newer salt = %+v, %v; want the session to be unreadable", s, err)
+	}
+}

@@ -67,7 +67,7 @@ func Describe(path string, held *api.SessionSummary) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading session %s: %w", path, err)
 	}
-	if st.saltUsable() {
+	if st.saltUsable(fp) {
 		if held != nil && held.Fingerprint == fp && held.Email != "" {
 			return fromSummary(path, held), nil
 		}
@@ -93,11 +93,20 @@ func (s *Store) trustedFingerprint() (api.SessionFingerprint, error) {
 	return durableFingerprint(fi), nil
 }
 
-// saltUsable reports whether the salt is there and of the right size;
-// when it is not, Describe lets Load say what is wrong.
-func (s *Store) saltUsable() bool {
-	salt, err := readTrusted(s.SaltPath(), 1024, false)
-	return err == nil && len(salt) == saltLen
+// saltUsable reports whether the salt is there, of the right size, and no
+// newer than the session file whose fingerprint is fp: a session is
+// always written after its salt, so a newer salt is another salt, the
+// session no longer decrypts, and neither fingerprint (which is of
+// session.json alone) may vouch for it. Otherwise Describe lets Load say
+// what is wrong.
+func (s *Store) saltUsable(fp api.SessionFingerprint) bool {
+	f, err := openTrusted(s.SaltPath(), false)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	return err == nil && fi.Size() == saltLen && fi.ModTime().UnixNano() <= fp.MtimeNS
 }
 
 // fromSummary is the Session a summary describes, without a token, its
