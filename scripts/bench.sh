@@ -5,6 +5,7 @@
 #
 #   ./scripts/bench.sh            # everything, results in a fresh temp dir
 #   BENCH_OUT=dir ./scripts/bench.sh
+#   BENCH_GO=0 ./scripts/bench.sh  # whole processes only, no go test -bench
 #
 # Needs: go, hyperfine (Debian: apt-get install -y hyperfine), jq, curl,
 # flock and setsid (util-linux). Linux only.
@@ -35,6 +36,9 @@ BYSTANDERS=${BYSTANDERS:-2000}   # unrelated processes for the busy-machine scan
 FLOOR_ROUNDS=${FLOOR_ROUNDS:-3}  # alternating doctor/floor blocks of HF_RUNS each
 LOAD_N=${LOAD_N:-1000}           # health requests before the after-load memory figure
 AFTER_LOAD=${AFTER_LOAD:-10}     # seconds between the load and that figure
+IDLE30_ROUNDS=${IDLE30_ROUNDS:-3} # rounds of hot reuse / reuse after 30 s quiet
+IDLE30_RUNS=${IDLE30_RUNS:-2}    # reuses after 30 s quiet per round (each waits 30 s)
+FAULT_RUNS=${FAULT_RUNS:-20}     # runs per command for page faults and peak RSS
 
 # cleanup kills, by PID, every process phase2 started: the daemons it
 # spawned (only while they still carry this run's work dir in argv, so a
@@ -115,10 +119,52 @@ phase2() {
     echo "  $name: $(jq -r '.results[0] | "median \(.median*1000|.*100|round/100) ms, min \(.min*1000|.*100|round/100), max \(.max*1000|.*100|round/100)"' "$out/hf-$name.json")"
   }
 
+  # rounds NAME PREPARES -- CMDS: $FLOOR_ROUNDS rounds of one block of
+  # $HF_RUNS runs per command, in one hyperfine invocation, so that every
+  # command sees the same load; PREPARES is one --prepare per command
+  # ("true" for none). Names are <cmd>-<round>; the summary
+  # pools all rounds of each command.
+  rounds() {
+    local name=$1 r i args=(); shift
+    local -a prep=() names=() cmds=()
+    while [ "$1" != -- ]; do prep+=("$1"); shift; done
+    shift
+    while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+    for r in $(seq 1 "$FLOOR_ROUNDS"); do
+      for i in "${!cmds[@]}"; do
+        args+=(--prepare "${prep[$i]}" -n "${names[$i]}-$r" "${cmds[$i]}")
+      done
+    done
+    hyperfine -N --style none --warmup 3 --runs "$HF_RUNS" --export-json "$out/hf-$name.json" "${args[@]}" >/dev/null 2>>"$out/hyperfine.log"
+    jq -r '.results[] | "  \(.command): median \(.median * 1000 * 100 | round / 100) ms"' "$out/hf-$name.json" | paste -sd' ' | sed "s/^/  $name:/"
+  }
+  # faults NAME CMD...: minor page faults (median) and peak RSS (max) of
+  # $FAULT_RUNS whole runs, from GNU time (the kernel's rusage).
+  faults() {
+    local name=$1 i; shift
+    for i in $(seq 1 "$FAULT_RUNS"); do
+      /usr/bin/time -f "%R %M" -o "$work/rusage.$i" "$@" >/dev/null 2>&1 || true
+    done
+    cat "$work"/rusage.* | sort -n | awk -v n="$name" '{f[NR] = $1; if ($2 > m) m = $2}
+      END {printf "| %s | %d | %d |\n", n, f[int((NR + 1) / 2)], m}' | tee -a "$out/faults.md"
+    rm -f "$work"/rusage.*
+  }
+  # Logged in / logged out of $scope without touching the session: auth/
+  # is moved aside and back (prepare steps, not measured).
+  printf '#!/bin/sh\n[ -d "%s/auth" ] && mv "%s/auth" "%s/auth.off"; exit 0\n' "$scope" "$scope" "$scope" >"$work/auth-off"
+  printf '#!/bin/sh\n[ -d "%s/auth.off" ] && mv "%s/auth.off" "%s/auth"; exit 0\n' "$scope" "$scope" "$scope" >"$work/auth-on"
+  chmod +x "$work/auth-off" "$work/auth-on"
+  echo "| command | minor page faults (median) | peak RSS kB (max) |" >"$out/faults.md"
+  echo "|---|---|---|" >>"$out/faults.md"
+
   echo "== whole-process measurements (hyperfine), free sync ports: $(free_ports | wc -l)/50"
 
   # Baseline: the cheapest whole process of this binary.
   hf version "$HF_RUNS" "$bin version"
+  # ... and against a static Go hello that links net/http (bench/hello).
+  rounds version-hello true true -- version "$bin version" hello "$out/bin/hello"
+  faults "hello (bench/hello)" "$out/bin/hello"
+  faults "spec-kitty version" "$bin" version
 
   # Reuse path: a healthy recorded daemon of this version, then `sync start`.
   SPEC_KITTY_HOME=$idle "$bin" sync start >/dev/null 2>&1
@@ -126,6 +172,19 @@ phase2() {
   # The same against a daemon that has been quiet long enough to give its
   # memory back (syncd's trim after 2 s): the first request pages it in.
   SPEC_KITTY_HOME=$idle hf reuse-quiet "$HF_SLOW_RUNS" --prepare "sleep 2.5" "$bin sync start"
+  # Hot reuse against version, and reuse after 30 s of quiet (how users come
+  # back), in alternating rounds: each round a block of version and hot
+  # reuse, then $IDLE30_RUNS reuses that each follow 30 s of quiet.
+  local q
+  for q in $(seq 1 "$IDLE30_ROUNDS"); do
+    SPEC_KITTY_HOME=$idle hyperfine -N --style none --warmup 3 --runs "$HF_RUNS" --export-json "$out/hf-reusepair-$q.json" \
+      -n version "$bin version" -n reuse-hot "$bin sync start" >/dev/null 2>>"$out/hyperfine.log"
+    SPEC_KITTY_HOME=$idle hyperfine -N --style none --runs "$IDLE30_RUNS" --prepare "sleep 30" --export-json "$out/hf-reuse30-$q.json" \
+      -n reuse-idle30 "$bin sync start" >/dev/null 2>>"$out/hyperfine.log"
+  done
+  jq -s -r '[.[] | .results[]] | group_by(.command)[] | "  \(.[0].command) (pooled): median \([.[].times[]] | sort | .[length / 2 | floor] * 1000 * 100 | round / 100) ms"' \
+    "$out"/hf-reusepair-*.json "$out"/hf-reuse30-*.json
+  SPEC_KITTY_HOME=$idle faults "sync start, reusing a healthy daemon" "$bin" sync start
 
   # Idle daemon: RSS and private memory after it settles, context switches
   # of all its threads and CPU ticks over consecutive windows; then the same
@@ -179,14 +238,24 @@ phase2() {
 
   # The floor (bench/floor): the least real work for the same answer, in
   # alternating blocks with the real command, so both see the same load.
-  local r args=()
-  for r in $(seq 1 "$FLOOR_ROUNDS"); do
-    args+=(-n "doctor-$r" "$bin auth doctor --json" -n "floor-$r" "$out/bin/floor")
-  done
-  SPEC_KITTY_HOME=$scope hyperfine -N --style none --warmup 3 --runs "$HF_RUNS" --export-json "$out/hf-floor.json" "${args[@]}" >/dev/null 2>>"$out/hyperfine.log"
-  jq -r '[.results[] | {n: .command, m: .median}] as $r
-    | range(0; $r | length; 2) as $i
-    | "  round \($i / 2 + 1): doctor \($r[$i].m * 1000 * 100 | round / 100) ms, floor \($r[$i + 1].m * 1000 * 100 | round / 100) ms, ratio \($r[$i].m / $r[$i + 1].m * 100 | round / 100)"' "$out/hf-floor.json" | tee "$out/floor.txt"
+  # Logged in as well: a token login stored in the scope (no server is
+  # contacted), then rounds of doctor logged out, the floor, and doctor
+  # logged in (auth/ moved aside and back between blocks). Logged in, with
+  # no recorded daemon here, the login is read from the hot-path file,
+  # which a decryption refreshes at most every 30 s.
+  printf 'bench-token\n' | SPEC_KITTY_HOME=$scope "$bin" auth login --with-token --server http://127.0.0.1:9 \
+    --email bench@example.com --team bench --expires-in 24h >/dev/null
+  SPEC_KITTY_HOME=$scope rounds floor "$work/auth-off" true "$work/auth-on" -- \
+    doctor "$bin auth doctor --json" floor "$out/bin/floor" login "$bin auth doctor --json"
+  jq -r '[.results[] | .median] as $m | range(0; $m | length; 3) as $i
+    | "  round \($i / 3 + 1): doctor \($m[$i] * 1000 * 100 | round / 100) ms, floor \($m[$i + 1] * 1000 * 100 | round / 100) ms, logged in \($m[$i + 2] * 1000 * 100 | round / 100) ms; ratios \($m[$i] / $m[$i + 1] * 100 | round / 100), \($m[$i + 2] / $m[$i + 1] * 100 | round / 100), in/out \($m[$i + 2] / $m[$i] * 100 | round / 100)"' "$out/hf-floor.json" | tee "$out/floor.txt"
+  "$work/auth-off"
+  SPEC_KITTY_HOME=$scope faults "auth doctor --json, 18 daemons, logged out" "$bin" auth doctor --json
+  faults "bench/floor, 18 daemons" "$out/bin/floor"
+  "$work/auth-on"
+  SPEC_KITTY_HOME=$scope faults "auth doctor --json, 18 daemons, logged in" "$bin" auth doctor --json
+  SPEC_KITTY_HOME=$scope SPEC_KITTY_DISABLE_SESSION_HOT_PATH=1 faults "the same, hot path disabled (key derived every run)" "$bin" auth doctor --json
+  "$work/auth-off"
 
   # The same with $BYSTANDERS unrelated processes on the machine.
   local i
@@ -216,6 +285,7 @@ if [ "${1:-}" = "__locked" ]; then
   exit 0
 fi
 
+[ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is not installed" >&2; exit 2; }
 for tool in go hyperfine jq curl flock setsid; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 2; }
 done
@@ -226,6 +296,7 @@ mkdir -p "$OUT/bin"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "go: $(go version)"
   echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "machine: $(systemd-detect-virt 2>/dev/null || echo "virtualisation unknown"), $(awk '/^MemTotal/ {print int($2 / 1024) " MiB"}' /proc/meminfo), kernel $(uname -r)"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "uptime before: $(uptime)"
   echo "hyperfine: $(hyperfine --version)"
@@ -234,7 +305,12 @@ mkdir -p "$OUT/bin"
 CGO_ENABLED=0 go build -o "$OUT/bin/spec-kitty" ./cmd/spec-kitty
 CGO_ENABLED=0 go build -o "$OUT/bin/floor" ./bench/floor
 CGO_ENABLED=0 go build -o "$OUT/bin/healthload" ./bench/healthload
+CGO_ENABLED=0 go build -o "$OUT/bin/hello" ./bench/hello
 
+if [ "${BENCH_GO:-1}" = 0 ]; then
+  echo "== in-process measurements skipped (BENCH_GO=0)"
+  : >"$OUT/go-live.txt"
+else
 echo "== in-process measurements (go test -bench)"
 go test -run '^$' -bench '^BenchmarkClassify$' -benchtime 10000x -count 5 ./internal/classify | tee "$OUT/go-classify.txt" | grep '^Benchmark'
 go test -c -o "$OUT/live.test" ./test/live
@@ -255,6 +331,7 @@ gobench '^BenchmarkScan(Empty|18Daemons|50Daemons|BusyMachine)$' "$GO_SCAN_N"
 gobench '^BenchmarkScanAllWedged$' "$GO_WEDGED_N"
 gobench '^Benchmark(Reset18|ResetProcess18)$' "$GO_RESET_N"
 gobench '^Benchmark(SpawnToHealthy|SyncStartReuse)$' "$GO_SPAWN_N"
+fi
 
 # summary prints every figure as a Markdown table: median, then min–max.
 summary() {
@@ -271,20 +348,44 @@ summary() {
       if (med != "") printf "| %s | go test -bench | %s | %.2f ms | %s – %.2f ms |\n", name, $2, med, (lo == "" ? "?" : sprintf("%.2f", lo)), hi
     }' "$out/go-live.txt"
   for f in "$out"/hf-*.json; do
-    [ "$(basename "$f")" = hf-floor.json ] && continue
+    case "$(basename "$f")" in hf-floor.json | hf-version-hello.json | hf-reusepair-* | hf-reuse30-*) continue ;; esac
     jq -r --arg n "$(basename "$f" .json | sed 's/^hf-//')" '.results[0] |
       "| \($n) | hyperfine -N | \(.times | length) | \(.median * 1000 * 100 | round / 100) ms | \(.min * 1000 * 100 | round / 100) – \(.max * 1000 * 100 | round / 100) ms |"' "$f"
   done
+  # pooled FILES... PREFIX: the median of every run of the commands named
+  # PREFIX-<round> (or PREFIX) across the files, in ms.
+  pooled() {
+    local prefix=${*: -1}
+    jq -s -r --arg p "$prefix" '[.[] | .results[] | select(.command == $p or (.command | startswith($p + "-"))) | .times[]]
+      | sort | .[length / 2 | floor] * 1000' "${@:1:$#-1}"
+  }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+  ms() { awk -v a="$1" 'BEGIN {printf "%.2f ms", a}'; }
   if [ -s "$out/hf-floor.json" ]; then
     echo
-    echo "| doctor/floor, 18 daemons (hyperfine -N, alternating blocks) | doctor median | floor median | ratio |"
-    echo "|---|---|---|---|"
-    jq -r '[.results[] | .median] as $m | range(0; $m | length; 2) as $i
-      | "| round \($i / 2 + 1) | \($m[$i] * 1000 * 100 | round / 100) ms | \($m[$i + 1] * 1000 * 100 | round / 100) ms | \($m[$i] / $m[$i + 1] * 100 | round / 100) |"' "$out/hf-floor.json"
-    jq -r '[.results[] | select(.command | startswith("doctor")) | .times[]] as $d
-      | [.results[] | select(.command | startswith("floor")) | .times[]] as $f
-      | def med: sort | .[(length / 2 | floor)];
-      "| all rounds pooled | \($d | med * 1000 * 100 | round / 100) ms | \($f | med * 1000 * 100 | round / 100) ms | \(($d | med) / ($f | med) * 100 | round / 100) |"' "$out/hf-floor.json"
+    echo "| doctor/floor, 18 daemons (hyperfine -N, alternating blocks) | doctor logged out | floor | doctor logged in | out/floor | in/floor | in/out |"
+    echo "|---|---|---|---|---|---|---|"
+    jq -r '[.results[] | .median] as $m | range(0; $m | length; 3) as $i
+      | "| round \($i / 3 + 1) | \($m[$i] * 1000 * 100 | round / 100) ms | \($m[$i + 1] * 1000 * 100 | round / 100) ms | \($m[$i + 2] * 1000 * 100 | round / 100) ms | \($m[$i] / $m[$i + 1] * 100 | round / 100) | \($m[$i + 2] / $m[$i + 1] * 100 | round / 100) | \($m[$i + 2] / $m[$i] * 100 | round / 100) |"' "$out/hf-floor.json"
+    local d f l
+    d=$(pooled "$out/hf-floor.json" doctor) f=$(pooled "$out/hf-floor.json" floor) l=$(pooled "$out/hf-floor.json" login)
+    echo "| all rounds pooled | $(ms "$d") | $(ms "$f") | $(ms "$l") | $(ratio "$d" "$f") | $(ratio "$l" "$f") | $(ratio "$l" "$d") |"
+  fi
+  if [ -s "$out/hf-version-hello.json" ]; then
+    local v h hot i30 v2
+    v=$(pooled "$out/hf-version-hello.json" version) h=$(pooled "$out/hf-version-hello.json" hello)
+    hot=$(pooled "$out"/hf-reusepair-*.json reuse-hot) v2=$(pooled "$out"/hf-reusepair-*.json version)
+    i30=$(pooled "$out"/hf-reuse30-*.json reuse-idle30)
+    echo
+    echo "| as users run it (pooled medians, alternating blocks) | figure | baseline | ratio | target |"
+    echo "|---|---|---|---|---|"
+    echo "| \`version\` ÷ static hello linking net/http | $(ms "$v") | $(ms "$h") | $(ratio "$v" "$h") | ≤ 1.5 |"
+    echo "| hot reuse (\`sync start\`) ÷ \`version\` | $(ms "$hot") | $(ms "$v2") | $(ratio "$hot" "$v2") | ≤ 1.25 |"
+    echo "| reuse after 30 s quiet ÷ hot reuse | $(ms "$i30") | $(ms "$hot") | $(ratio "$i30" "$hot") | ≤ 1.1 |"
+  fi
+  if [ -s "$out/faults.md" ]; then
+    echo
+    cat "$out/faults.md"
   fi
   if [ -s "$out/idle.txt" ]; then
     echo

@@ -114,6 +114,48 @@ type Health struct {
 	// withhold action: a token-proven listener that reports no marker of
 	// this scope stays operator_required (SPEC §7 row 6).
 	ScopeMarker string `json:"scope_marker,omitempty"`
+	// Session is the token-free summary of the login the daemon holds, tied
+	// to the session file it read (SPEC §3 "The login is read cheaply").
+	Session *SessionSummary `json:"session,omitempty"`
+}
+
+// SessionFingerprint names one version of auth/session.json: upstream's
+// durable_fingerprint of session.hot-path.json (stat's st_mtime_ns,
+// st_size, st_ino).
+type SessionFingerprint struct {
+	Inode   uint64 `json:"inode"`
+	MtimeNS int64  `json:"mtime_ns"`
+	Size    int64  `json:"size"`
+}
+
+// SessionTeam is one team of a SessionSummary.
+type SessionTeam struct {
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	Role               string `json:"role"`
+	IsPrivateTeamspace bool   `json:"is_private_teamspace"`
+}
+
+// SessionSummary is what a command that only reports the login needs to
+// know, and never a token: who, which team, until when. The principal,
+// team and server are what health's owner already reports; the rest is of
+// the same kind (identity and expiry, not credentials).
+type SessionSummary struct {
+	// Fingerprint is the session file the summary was read from; a reader
+	// uses the summary only while the file still has it.
+	Fingerprint SessionFingerprint `json:"durable_fingerprint"`
+	// ServerURL is the server recorded in the session ("" when none was):
+	// the reader resolves the server itself, its environment first.
+	ServerURL       string        `json:"server_url"`
+	Email           string        `json:"email"`
+	Name            string        `json:"name"`
+	UserID          string        `json:"user_id"`
+	Team            string        `json:"team"`
+	Teams           []SessionTeam `json:"teams"`
+	AccessExpires   time.Time     `json:"access_token_expires_at"`
+	RefreshExpires  *time.Time    `json:"refresh_token_expires_at"`
+	AuthMethod      string        `json:"auth_method"`
+	HasRefreshToken bool          `json:"has_refresh_token"`
 }
 
 // ShutdownRequest is the body of POST /api/shutdown.

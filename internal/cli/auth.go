@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/spec-kitty/spec-kitty/internal/api"
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/session"
+	"github.com/spec-kitty/spec-kitty/internal/statefile"
 )
 
 func newAuthCmd(ios *IOStreams) *cobra.Command {
@@ -217,7 +221,7 @@ expired access token is refreshed on next use while the refresh token lasts.`,
 			if err != nil {
 				return err
 			}
-			s, err := session.Load(l.SessionFile())
+			s, err := session.Describe(l.SessionFile(), heldSession(cmd.Context(), l))
 			if err != nil {
 				return err
 			}
@@ -369,5 +373,25 @@ func forceLogout(ios *IOStreams, sessionFile string) error {
 		return nil
 	}
 	fmt.Fprintln(ios.Out, "logged out")
+	return nil
+}
+
+// heldProbe bounds asking the recorded daemon for the login it holds: a
+// wedged daemon must not make `auth status` slower than deriving the key.
+const heldProbe = 150 * time.Millisecond
+
+// heldSession is the token-free summary of the login the recorded daemon
+// holds, when it answers as itself and proves it holds the recorded token;
+// nil otherwise (the session is then read another way).
+func heldSession(ctx context.Context, l paths.Layout) *api.SessionSummary {
+	rec, err := statefile.Read(l.StateFile())
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, heldProbe)
+	defer cancel()
+	if v, h := lifecycle.Inspect(ctx, l, rec); v == lifecycle.Healthy {
+		return h.Session
+	}
 	return nil
 }

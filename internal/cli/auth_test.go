@@ -104,7 +104,8 @@ func TestLogoutOfAnUnreadableSession(t *testing.T) {
 		t.Fatalf("logout: %d %q; want exit 1 and one line naming spec-kitty auth logout --force", code, stderr)
 	}
 	code, stdout, stderr := runIn("", "auth", "logout", "--force")
-	want := "removed " + filepath.Join(auth, "session.json") + "\nremoved " + filepath.Join(auth, "session.salt") + "\nlogged out\n"
+	want := "removed " + filepath.Join(auth, "session.json") + "\nremoved " + filepath.Join(auth, "session.salt") +
+		"\nremoved " + filepath.Join(auth, "session.hot-path.json") + "\nlogged out\n"
 	if code != 0 || stdout != want {
 		t.Fatalf("logout --force: %d %q %q; want %q", code, stdout, stderr, want)
 	}

@@ -95,3 +95,19 @@ func TestDoctorIsReadOnlyOnAMissingRoot(t *testing.T) {
 		t.Fatalf("auth doctor created the runtime root: %v", err)
 	}
 }
+
+// The bare `version` of Main answers before cobra exists; it must print
+// exactly what the command prints, and leave every other form to cobra.
+func TestFastVersionPrintsWhatTheCommandPrints(t *testing.T) {
+	t.Setenv("SPEC_KITTY_CLI_VERSION", "9.8.7")
+	_, want, _ := run(t, "version")
+	var out bytes.Buffer
+	if !printVersion([]string{"version"}, &out) || out.String() != want {
+		t.Fatalf("fast path printed %q, the command %q", out.String(), want)
+	}
+	for _, args := range [][]string{{"version", "--json"}, {"version", "--help"}, {"version", "x"}, {}, {"--version"}} {
+		if printVersion(args, &out) {
+			t.Errorf("%v took the fast path", args)
+		}
+	}
+}

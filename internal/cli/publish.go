@@ -166,7 +166,7 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 // refreshes before it uploads, and the uploader fills the team from the
 // session it sends with where this left it empty).
 func sessionTeam(eo lifecycle.Options) string {
-	s, err := session.Load(eo.Layout.SessionFile())
+	s, err := session.Describe(eo.Layout.SessionFile(), nil)
 	if err != nil || s == nil {
 		return ""
 	}

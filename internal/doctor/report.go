@@ -59,9 +59,11 @@ func Report(ctx context.Context, s *Scan) api.DoctorReport {
 }
 
 func sessionOf(s *Scan, fs []api.Finding) (api.DoctorSession, []api.Finding) {
-	// Load opens the file as a private secret: a FIFO, a symlink or another
-	// user's file is an error, never read.
-	sess, err := session.Load(s.Layout.SessionFile())
+	// Describe opens the file as a private secret, as Load does: a FIFO, a
+	// symlink or another user's file is an error, never read. It derives
+	// the key only when neither the daemon nor a fresh hot-path file can
+	// say who is logged in.
+	sess, err := session.Describe(s.Layout.SessionFile(), s.heldSession())
 	switch {
 	case err != nil:
 		return api.DoctorSession{}, append(fs, unreadableSession(err))
@@ -115,6 +117,20 @@ func unreadableSession(err error) api.Finding {
 		f.Summary, f.Remediation.Command = err.Error(), dir.Fix
 	}
 	return f
+}
+
+// heldSession is the token-free summary of the login the recorded daemon
+// holds, when that daemon answered health at its port as itself (the pid
+// the state file names) and for this scope; nil otherwise.
+func (s *Scan) heldSession() *api.SessionSummary {
+	if s.Singleton == nil || !s.singletonHealthy {
+		return nil
+	}
+	ev, ok := s.evidence[s.Singleton.Port]
+	if !ok || ev.Health == nil || ev.Health.SingletonScopeID != s.Layout.ScopeID() {
+		return nil
+	}
+	return ev.Health.Session
 }
 
 // daemon describes the recorded singleton, with its upload status when it

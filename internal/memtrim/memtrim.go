@@ -1,25 +1,42 @@
-// Package memtrim gives a long-lived daemon's memory back to the OS once it
-// has gone quiet: after its start-up and after every burst of requests, a
-// single timer (no polling) runs a full collection that returns the freed
-// heap, and on Linux unmaps the executable's read-only pages from the
-// process. Those pages stay in the page cache and are mapped again, by a
-// minor fault, the next time they are used; the resident set of an idle
-// daemon is then what it is using, not what it once touched (SPEC §14).
+// Package memtrim gives a long-lived daemon's heap back to the OS once it
+// has gone quiet: after its start-up and after every burst of requests that
+// allocated enough to matter, a single timer (no polling) runs a full
+// collection that returns the freed heap. The figure it keeps small is the
+// daemon's anonymous memory (SPEC §14).
+//
+// It used to also drop the executable's text pages (MADV_DONTNEED on the
+// read-only image). That made RSS look small but freed nothing the page
+// cache does not keep, and every next request faulted the pages back in:
+// measured (BENCHMARKS.md "Trimming"), a daemon polled every 3 s spent
+// about 10x the CPU of one that trims nothing, 126 page faults a poll,
+// and a reuse after a quiet spell took 81 faults in the daemon instead of
+// 3-10. Only the heap part pays for itself, and only after real work.
 package memtrim
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"time"
 )
+
+// minAlloc is how much a burst must have allocated for a trim to be worth
+// its full collection: one health answer allocates tens of kilobytes, so a
+// page polling every 3 s costs a collection every few minutes, not one a
+// poll; a thousand answers or an upload round trim at once.
+const minAlloc = 1 << 20
+
+// allocsMetric counts the bytes ever allocated on the heap.
+const allocsMetric = "/gc/heap/allocs:bytes"
 
 // Trimmer runs one trim after a quiet period that follows activity.
 type Trimmer struct {
 	quiet time.Duration
 
-	mu     sync.Mutex
-	timer  *time.Timer
-	active bool // activity since the last trim
+	mu        sync.Mutex
+	timer     *time.Timer
+	active    bool   // activity since the last trim
+	lastAlloc uint64 // heap bytes allocated when the last trim ran
 }
 
 // Start returns a trimmer that trims once quiet after now (the start-up
@@ -54,8 +71,12 @@ func (t *Trimmer) Stop() {
 }
 
 func (t *Trimmer) fire() {
+	allocated := heapAllocated()
 	t.mu.Lock()
-	run := t.active && t.timer != nil
+	run := t.active && t.timer != nil && allocated-t.lastAlloc >= minAlloc
+	if run {
+		t.lastAlloc = allocated
+	}
 	t.active = false
 	t.mu.Unlock()
 	if run {
@@ -63,9 +84,16 @@ func (t *Trimmer) fire() {
 	}
 }
 
-// Now returns freed heap memory to the OS and drops the executable's
-// read-only pages from the resident set.
-func Now() {
-	debug.FreeOSMemory()
-	dropImagePages()
+// heapAllocated reads the cumulative heap allocation without stopping the
+// world (runtime/metrics, unlike ReadMemStats).
+func heapAllocated() uint64 {
+	s := []metrics.Sample{{Name: allocsMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return ^uint64(0) // unknown: trim, as before
+	}
+	return s[0].Value.Uint64()
 }
+
+// Now returns freed heap memory to the OS.
+func Now() { debug.FreeOSMemory() }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/api"
 )
 
 // LoadCached is Load for callers that ask often — the daemon reads the
@@ -13,18 +15,36 @@ import (
 // file, size, mode and modification time), it returns the last result
 // without reading or decrypting anything.
 func LoadCached(path string) (*Session, error) {
+	c := loadCached(path)
+	return c.s, c.err
+}
+
+// CachedSummary is the token-free summary of the session LoadCached holds,
+// tied to the fingerprint session.json had before it was read; nil when
+// there is no usable session. The daemon reports it in health so that a
+// command which only shows the login need not derive the key.
+func CachedSummary(path string) *api.SessionSummary {
+	c := loadCached(path)
+	if c.s == nil || c.err != nil || c.fp.files[0].fi == nil {
+		return nil
+	}
+	return c.s.Summary(durableFingerprint(c.fp.files[0].fi))
+}
+
+func loadCached(path string) cachedLoad {
 	fp := fingerprintOf(path)
 	loadCache.Lock()
 	defer loadCache.Unlock()
 	if c, ok := loadCache.m[path]; ok && c.fp.same(fp) {
-		return c.s, c.err
+		return c
 	}
 	s, err := Load(path)
 	if loadCache.m == nil {
 		loadCache.m = map[string]cachedLoad{}
 	}
-	loadCache.m[path] = cachedLoad{fp: fp, s: s, err: err}
-	return s, err
+	c := cachedLoad{fp: fp, s: s, err: err}
+	loadCache.m[path] = c
+	return c
 }
 
 var loadCache struct {

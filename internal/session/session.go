@@ -53,6 +53,11 @@ type Session struct {
 	AuthMethod     string
 	// CanRefresh reports whether the session has a refresh token.
 	CanRefresh bool
+
+	// storedServer is the server recorded in the session itself ("" when
+	// none was), which a summary carries so its reader resolves the server
+	// with its own environment.
+	storedServer string
 }
 
 // Expired reports whether the login can no longer be used without a new
@@ -71,6 +76,7 @@ func view(st *Stored, serverURL string) *Session {
 		ServerURL: serverURL, Email: st.Email, Team: st.TeamSlug(), AccessToken: st.AccessToken,
 		Name: st.Name, UserID: st.UserID, Teams: st.Teams, AccessExpires: st.AccessExpires,
 		RefreshExpires: st.RefreshExpires, AuthMethod: st.AuthMethod, CanRefresh: st.RefreshToken != "",
+		storedServer: st.ServerURL,
 	}
 }
 
@@ -142,11 +148,20 @@ func (s *Session) LogValue() slog.Value {
 // this program's login recorded in the session, else [sync].server_url of
 // the runtime root's config.toml. Empty when none says.
 func ResolveServerURL(root string, st *Stored) string {
+	stored := ""
+	if st != nil {
+		stored = st.ServerURL
+	}
+	return resolveServer(root, stored)
+}
+
+// resolveServer is ResolveServerURL given the server the session records.
+func resolveServer(root, stored string) string {
 	if v := NormalizeServerURL(os.Getenv(EnvServerURL)); v != "" {
 		return v
 	}
-	if st != nil && st.ServerURL != "" {
-		return NormalizeServerURL(st.ServerURL)
+	if stored != "" {
+		return NormalizeServerURL(stored)
 	}
 	return configServerURL(root)
 }

@@ -125,6 +125,7 @@ func (s *Store) key(salt []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deriving the session key: %w", err)
 	}
+	countDerivation()
 	if keyCache.m == nil || len(keyCache.m) > 16 {
 		keyCache.m = map[[sha256.Size]byte][]byte{}
 	}
@@ -139,7 +140,7 @@ func (s *Store) Read() (*Stored, error) {
 	if err := checkDir(s.Dir); err != nil {
 		return nil, fmt.Errorf("reading session: %w", err)
 	}
-	raw, err := readTrusted(s.SessionPath(), maxFileBytes, true)
+	raw, fp, err := s.readSessionFile()
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -157,6 +158,7 @@ func (s *Store) Read() (*Stored, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading session %s: %w", s.SessionPath(), err)
 	}
+	s.publishHotPath(st, fp) // as upstream does after decrypting
 	return st, nil
 }
 
@@ -321,6 +323,7 @@ func (s *Store) writeLocked(st *Stored, replaceBadSalt bool) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("writing session: %w", err)
 	}
+	s.publishHotPathNow(st)
 	return nil
 }
 

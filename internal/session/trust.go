@@ -18,6 +18,16 @@ import (
 // (paths.OpenPrivate; SPEC §3: the session is used only then). Refusals are
 // ErrUntrusted.
 func readTrusted(path string, limit int64, private bool) ([]byte, error) {
+	f, err := openTrusted(path, private)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, path, limit)
+}
+
+// openTrusted opens path as readTrusted reads it.
+func openTrusted(path string, private bool) (*os.File, error) {
 	open := paths.Open
 	if private {
 		open = paths.OpenPrivate
@@ -31,8 +41,7 @@ func readTrusted(path string, limit int64, private bool) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	}
-	defer f.Close()
-	return readLimited(f, path, limit)
+	return f, nil
 }
 
 // checkDir refuses an auth directory that is a symlink, not a directory,

@@ -51,6 +51,14 @@ func TestHandleHealth_IsTheEncodedPayload(t *testing.T) {
 			t.Errorf("%s: health answer\n%s\nwant\n%s", what, got, want.Bytes())
 		}
 	}
+	// The uploader takes sync-daemon-upload.lock on its own goroutine; let it
+	// settle so that the two encodings compared describe the same state.
+	for deadline := time.Now().Add(5 * time.Second); !d.Health().Sync.Uploader; {
+		if time.Now().After(deadline) {
+			t.Fatal("the only daemon of the scope never became its uploader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	check("no session")
 	now := time.Now().UTC()
 	s := &session.Stored{

@@ -7,11 +7,13 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/loopback"
+	"github.com/spec-kitty/spec-kitty/internal/session"
 )
 
 // trimQuiet is how long the daemon waits after its start-up, after the last
 // request of a burst and after each retirement tick, before it gives memory
-// back: long enough that a scan or a CLI session is over, short enough that
+// back (when the burst allocated enough to be worth a collection, memtrim):
+// long enough that a scan or a CLI session is over, short enough that
 // the daemon is small again well within 10 s of a load (SPEC §14). One
 // timer, armed by that activity: an idle daemon does not wake for it.
 const trimQuiet = 2 * time.Second
@@ -52,6 +54,7 @@ func (d *Daemon) Health() api.Health {
 	if s := d.loadSession(); s != nil {
 		scope := s.AuthScope()
 		h.Owner.ServerURL, h.Owner.AuthPrincipal, h.Owner.AuthTeam, h.Owner.AuthScope = &s.ServerURL, &s.Email, &s.Team, &scope
+		h.Session = session.CachedSummary(d.cfg.Layout.SessionFile())
 	}
 	return h
 }

@@ -134,7 +134,7 @@ func (d *Daemon) retireLoop(ctx context.Context, tick, idle time.Duration) {
 				d.requestStop(reason)
 				return
 			}
-			d.trim.Touch() // the tick paged code in; give it back once quiet
+			d.trim.Touch() // an upload round since the last trim may have left garbage
 		}
 	}
 }
