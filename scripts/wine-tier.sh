@@ -157,7 +157,7 @@ sk sync status --json >"$work/status.json" || fail "sync status exited $?"
   fail "status: $(cat "$work/status.json")"
 sk sync status | grep -q "sync daemon: healthy, pid $pid" || fail "human status does not name pid $pid"
 ok "status: healthy, pid $pid"
-sk sync logs -n 20 --json >"$work/logs.out" || fail "sync logs exited $?"
+sk sync logs -n 20 >"$work/logs.out" || fail "sync logs exited $?"
 grep -q '"msg":"sync daemon started"' "$work/logs.out" || fail "sync logs has no start line: $(cat "$work/logs.out")"
 ok "logs show the daemon's start line"
 
