@@ -70,7 +70,7 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("opening daemon log: %w", err)
 	}
-	defer logf.Close()
+	defer logf.Close() // closed at once after the start; this covers the early returns
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		return 0, fmt.Errorf("creating daemon stdin: %w", err)
@@ -83,15 +83,20 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	}
 	defer readyR.Close()
 
-	cmd := exec.Command(req.Exe, req.Args(port)...)
-	cmd.Env = req.Env
-	// A daemon outlives the command that started it: it must not keep the
-	// caller's directory (a removable or temporary mount) busy.
-	cmd.Dir = daemonDir()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, logf, logf
-	usesReady := detach(cmd, readyW)
-	err = cmd.Start()
+	cmd, usesReady, err := startDetached(func() *exec.Cmd {
+		cmd := exec.Command(req.Exe, req.Args(port)...)
+		cmd.Env = req.Env
+		// A daemon outlives the command that started it: it must not keep
+		// the caller's directory (a removable or temporary mount) busy.
+		cmd.Dir = daemonDir()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, logf, logf
+		return cmd
+	}, readyW)
 	readyW.Close()
+	// The daemon has its own handle to the log now. Ours goes at once: on
+	// Windows an open handle (without FILE_SHARE_DELETE) makes the rename
+	// that rotates the log fail, and the daemon logs while we wait for it.
+	logf.Close()
 	if err != nil {
 		stdinW.Close()
 		return 0, fmt.Errorf("starting daemon: %w", err)
