@@ -84,7 +84,7 @@ port_closed() { ! curl -sS --max-time 3 -o /dev/null "http://127.0.0.1:$1/" 2>/d
 
 # wait_for CMD...: retries a check for up to 30 s.
 wait_for() {
-  for _ in $(seq 1 60); do "$@" && return 0; sleep 0.5; done
+  for _ in $(seq 1 60); do "$@" 2>/dev/null && return 0; sleep 0.5; done
   return 1
 }
 
@@ -103,9 +103,11 @@ free_port() {
 
 # stale_daemon VERSION PORT: a daemon of another version started by hand
 # beside the recorded one, as an older CLI left it: same scope marker, its
-# own token (stdin is empty), its own per-instance record.
+# own token (stdin is empty), its own per-instance record. Its tick is an
+# hour: a daemon beside a live recorded one retires itself as superseded at
+# its first tick, and the cleanup, not that, is under test here.
 stale_daemon() {
-  SPEC_KITTY_CLI_VERSION="$1" "$wine" "$exe" __sync-daemon --port="$2" \
+  SPEC_KITTY_CLI_VERSION="$1" SPEC_KITTY_DAEMON_TICK_SECONDS=3600 "$wine" "$exe" __sync-daemon --port="$2" \
     --spec-kitty-daemon-root="$scope" --spec-kitty-daemon-exec='C:\old\spec-kitty.exe' \
     </dev/null >>"$work/stale.out" 2>&1 &
   wait_for health "$2" >/dev/null || fail "stale daemon $1 on port $2 never answered health"
