@@ -92,6 +92,9 @@ type Health struct {
 	// withhold action: a token-proven listener that reports no marker of
 	// this scope stays operator_required (SPEC §7 row 6).
 	ScopeMarker string `json:"scope_marker,omitempty"`
+	// LogRotationError is why the daemon's log could not be rotated (SPEC
+	// §8: never silent); absent while rotation works.
+	LogRotationError *string `json:"log_rotation_error,omitempty"`
 }
 
 // ShutdownRequest is the body of POST /api/shutdown.

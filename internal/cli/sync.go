@@ -203,6 +203,9 @@ func printStatus(io *IOStreams, res api.StatusResult) {
 		}
 	}
 	fmt.Fprintf(io.Out, "log: %s (spec-kitty sync logs)\n", res.LogPath)
+	if res.LogRotationError != nil {
+		fmt.Fprintf(io.Out, "log rotation failed: %s (the log grows past 5 MiB until it works again)\n", *res.LogRotationError)
+	}
 }
 
 func newSyncStopCmd(io *IOStreams) *cobra.Command {
