@@ -99,7 +99,9 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 		Short: "Show the recorded sync daemon and its queue",
 		Long: `Show the scope's recorded sync daemon: whether it is healthy, its queue
 depth (read from the queue itself when no daemon runs), the last sync, the
-consecutive upload failures, the last upload error and the log file.
+consecutive upload failures, the last upload error and the log file, and
+why the daemon's log could not be rotated when that failed
+(log_rotation_error in --json).
 
 Exit status 0 when a healthy daemon runs, 1 otherwise — also when the
 runtime root or the state file cannot be read, which is reported with the
