@@ -117,6 +117,9 @@ type Health struct {
 	// Session is the token-free summary of the login the daemon holds, tied
 	// to the session file it read (SPEC §3 "The login is read cheaply").
 	Session *SessionSummary `json:"session,omitempty"`
+	// LogRotationError is why the daemon's log could not be rotated (SPEC
+	// §8: never silent); absent while rotation works.
+	LogRotationError *string `json:"log_rotation_error,omitempty"`
 }
 
 // SessionFingerprint names one version of auth/session.json: upstream's

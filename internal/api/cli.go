@@ -47,6 +47,9 @@ type StatusResult struct {
 	Sync            UploadStatus `json:"sync"`
 	// LogPath is the daemon log of this scope (`spec-kitty sync logs`).
 	LogPath string `json:"log_path"`
+	// LogRotationError is the healthy daemon's report that its log could
+	// not be rotated; null while rotation works or no daemon answers.
+	LogRotationError *string `json:"log_rotation_error"`
 	// Unreadable names the runtime root or state file that could not be
 	// read, and why; nil when both were readable (or absent).
 	Unreadable *string  `json:"unreadable"`

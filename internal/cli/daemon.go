@@ -43,20 +43,21 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logger, err := daemonLogger(l.LogFile(), "pid", os.Getpid(), "port", port, "family", api.FamilySync)
+			logger, logw, err := daemonLogger(l.LogFile(), "pid", os.Getpid(), "port", port, "family", api.FamilySync)
 			if err != nil {
 				return err
 			}
 			defer logfile.Recover(logger)
 			d := syncd.New(syncd.Config{
-				Port:    port,
-				Layout:  l,
-				Exec:    exe,
-				Marker:  root,
-				Token:   readToken(ios.In),
-				Version: version.Current(),
-				Logger:  logger,
-				Ready:   spawn.ReadyReporter(),
+				Port:             port,
+				Layout:           l,
+				Exec:             exe,
+				Marker:           root,
+				Token:            readToken(ios.In),
+				Version:          version.Current(),
+				Logger:           logger,
+				Ready:            spawn.ReadyReporter(),
+				LogRotationError: logw.RotationError,
 			})
 			if err := d.Run(cmd.Context()); err != nil {
 				logger.Error("sync daemon failed", "err", err)
@@ -80,9 +81,9 @@ func validPort(p int) bool { return p > 0 && p < 65536 }
 // that is a symlink, a FIFO or anything but a regular file is refused and
 // the daemon does not start (SPEC §3): the spawner checks the same, but a
 // daemon started another way must not write through a planted link.
-func daemonLogger(path string, attrs ...any) (*slog.Logger, error) {
+func daemonLogger(path string, attrs ...any) (*slog.Logger, *logfile.Writer, error) {
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("opening daemon log %s: %w (%s)", path, paths.ErrNotRegular, fi.Mode().Type())
+		return nil, nil, fmt.Errorf("opening daemon log %s: %w (%s)", path, paths.ErrNotRegular, fi.Mode().Type())
 	}
 	w := logfile.Open(path)
 	logger := slog.New(slog.NewJSONHandler(w, nil))
@@ -90,7 +91,7 @@ func daemonLogger(path string, attrs ...any) (*slog.Logger, error) {
 	if err := logfile.CaptureStd(w, attrs...); err != nil {
 		logger.Warn("output not captured", append(attrs, "err", err)...)
 	}
-	return logger, nil
+	return logger, w, nil
 }
 
 // daemonLayout is the scope named by the marker, or the environment's for a

@@ -160,7 +160,7 @@ func newDashboardDaemonCmd(ios *IOStreams) *cobra.Command {
 				return err
 			}
 			exe, _ := lifecycle.ResolvedExecutable()
-			logger, err := daemonLogger(dashboard.LogFile(project), "pid", os.Getpid(), "port", port, "family", api.FamilyDashboard)
+			logger, _, err := daemonLogger(dashboard.LogFile(project), "pid", os.Getpid(), "port", port, "family", api.FamilyDashboard)
 			if err != nil {
 				return err
 			}

@@ -101,8 +101,10 @@ func newSyncStatusCmd(io *IOStreams) *cobra.Command {
 		Long: `Show the scope's recorded sync daemon: whether it is healthy, its queue
 depth (read from the queue itself when no daemon runs), its upload health —
 the last success, since when and how often uploads failed, the last upload
-error in one line, and the next step — and the log file. --json prints the
-upload fields once, in "sync" (docs/schema/sync-status.schema.json).
+error in one line, and the next step — the log file, and why the daemon's
+log could not be rotated when that failed. --json prints the upload fields
+once, in "sync" (docs/schema/sync-status.schema.json), and
+log_rotation_error.
 
 Exit status 0 when a healthy daemon runs, 1 otherwise — also when the
 runtime root or the state file cannot be read, which is reported with the
@@ -198,6 +200,9 @@ func printStatus(io *IOStreams, res api.StatusResult) {
 		printUploads(io, res, failing)
 	}
 	fmt.Fprintf(io.Out, "log: %s (spec-kitty sync logs)\n", res.LogPath)
+	if res.LogRotationError != nil {
+		fmt.Fprintf(io.Out, "log rotation failed: %s (the log grows past 5 MiB until it works again)\n", *res.LogRotationError)
+	}
 	if failing != "" {
 		fmt.Fprintf(io.Out, "next: %s; details: %s\n", doctor.UploadFailureAdvice, doctor.UploadFailureCommand(res.Sync))
 	}

@@ -138,6 +138,7 @@ func Status(ctx context.Context, layout paths.Layout) api.StatusResult {
 			if h.Sync != nil {
 				res.Sync = h.Sync.UploadStatus
 			}
+			res.LogRotationError = h.LogRotationError
 			return res
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("recorded daemon pid %d on port %d is %s", rec.PID, rec.Port, verdict))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -50,6 +51,8 @@ func CaptureStd(w *Writer, attrs ...any) error {
 		return fmt.Errorf("detaching stdout and stderr: %w", err)
 	}
 	os.Stdout, os.Stderr = pw, pw
+	// The standard logger kept the old stderr, which may now be closed.
+	log.SetOutput(pw)
 	go wrapLines(r, w, attrs)
 	return nil
 }

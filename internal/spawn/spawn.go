@@ -50,11 +50,11 @@ type Request struct {
 }
 
 // Test seams: the free-port check (a test takes the port right after it,
-// as another process could) and the detach step (a test can start the
+// as another process could) and the detached start (a test can start the
 // daemon without the readiness pipe, as on Windows).
 var (
 	portFree = PortFree
-	detachFn = detach
+	startFn  = startDetached
 )
 
 // FirstFree starts the daemon on the first free port of the range and
@@ -80,7 +80,7 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("opening daemon log: %w", err)
 	}
-	defer logf.Close()
+	defer logf.Close() // closed at once after the start; this covers the early returns
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		return 0, fmt.Errorf("creating daemon stdin: %w", err)
@@ -93,15 +93,20 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	}
 	defer readyR.Close()
 
-	cmd := exec.Command(req.Exe, req.Args(port)...)
-	cmd.Env = req.Env
-	// A daemon outlives the command that started it: it must not keep the
-	// caller's directory (a removable or temporary mount) busy.
-	cmd.Dir = daemonDir()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, logf, logf
-	usesReady := detachFn(cmd, readyW)
-	err = cmd.Start()
+	cmd, usesReady, err := startFn(func() *exec.Cmd {
+		cmd := exec.Command(req.Exe, req.Args(port)...)
+		cmd.Env = req.Env
+		// A daemon outlives the command that started it: it must not keep
+		// the caller's directory (a removable or temporary mount) busy.
+		cmd.Dir = daemonDir()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, logf, logf
+		return cmd
+	}, readyW)
 	readyW.Close()
+	// The daemon has its own handle to the log now. Ours goes at once: on
+	// Windows an open handle (without FILE_SHARE_DELETE) makes the rename
+	// that rotates the log fail, and the daemon logs while we wait for it.
+	logf.Close()
 	if err != nil {
 		stdinW.Close()
 		return 0, fmt.Errorf("starting daemon: %w", err)

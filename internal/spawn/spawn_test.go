@@ -25,9 +25,17 @@ import (
 // challenge, as the real daemon does.
 const envFakeDaemon = "SPEC_KITTY_SPAWN_TEST_DAEMON"
 
+// envSleep makes this test binary, started as a child, wait to be killed
+// (the job-object tests on Windows).
+const envSleep = "SPEC_KITTY_SPAWN_TEST_SLEEP"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envFakeDaemon) == "1" {
 		os.Exit(fakeDaemon())
+	}
+	if os.Getenv(envSleep) == "1" {
+		time.Sleep(time.Minute)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -95,8 +103,11 @@ func TestFirstFree_LostPortRaceTriesTheNextPort(t *testing.T) {
 	}{{"readiness pipe", true}, {"no readiness pipe, as on Windows", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !tc.readiness {
-				detachFn = func(cmd *exec.Cmd, ready *os.File) bool { detach(cmd, ready); return false }
-				t.Cleanup(func() { detachFn = detach })
+				startFn = func(newCmd func() *exec.Cmd, ready *os.File) (*exec.Cmd, bool, error) {
+					cmd, _, err := startDetached(newCmd, ready)
+					return cmd, false, err
+				}
+				t.Cleanup(func() { startFn = startDetached })
 			}
 			lo := twoFreePorts(t)
 			var thief net.Listener

@@ -37,6 +37,9 @@ type Config struct {
 	// Ready, when set, is told once: the bind error of a lost port race,
 	// or nil when the daemon is ready to serve.
 	Ready func(error)
+	// LogRotationError, when set, says why the daemon's log could not be
+	// rotated ("" while it can); health reports it.
+	LogRotationError func() string
 }
 
 // Daemon is one running sync daemon.

@@ -51,6 +51,11 @@ func (d *Daemon) Health() api.Health {
 			StartedAt:      d.startedAt,
 		},
 	}
+	if d.cfg.LogRotationError != nil {
+		if e := d.cfg.LogRotationError(); e != "" {
+			h.LogRotationError = &e
+		}
+	}
 	if s := d.loadSession(); s != nil {
 		scope := s.AuthScope()
 		h.Owner.ServerURL, h.Owner.AuthPrincipal, h.Owner.AuthTeam, h.Owner.AuthScope = &s.ServerURL, &s.Email, &s.Team, &scope
