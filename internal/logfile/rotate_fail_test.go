@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // TestWriter_FailedRotationLoggedOnceAndReported: a rename that fails (as
@@ -16,7 +18,7 @@ import (
 // shows), loses no line, and is retried after retryRotation; the retry that
 // succeeds rotates and clears the error.
 func TestWriter_FailedRotationLoggedOnceAndReported(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sync-daemon.log")
+	path := filepath.Join(testtmp.Dir(t), "sync-daemon.log")
 	pad := bytes.Repeat([]byte("p"), MaxBytes-10)
 	if err := os.WriteFile(path, pad, 0o600); err != nil {
 		t.Fatal(err)

@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/spec-kitty/spec-kitty/internal/testtmp"
 )
 
 // TestWriter_KeepsTwoNumberedBackups: past three rotations only the log,
 // .1 and .2 remain, newest first, each under the limit and of whole lines.
 func TestWriter_KeepsTwoNumberedBackups(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sync-daemon.log")
+	path := filepath.Join(testtmp.Dir(t), "sync-daemon.log")
 	w := Open(path)
 	defer w.Close()
 	line := []byte(strings.Repeat("x", 1023) + "\n")
@@ -45,7 +47,7 @@ func TestWriter_KeepsTwoNumberedBackups(t *testing.T) {
 // TestTail_ReachesIntoBackups: Tail takes the older lines from .1 when the
 // current file is short.
 func TestTail_ReachesIntoBackups(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.log")
+	path := filepath.Join(testtmp.Dir(t), "x.log")
 	if err := os.WriteFile(Backup(path, 1), []byte("1\n2\n3\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
