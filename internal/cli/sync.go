@@ -125,6 +125,7 @@ path and the error.`,
 			} else {
 				notes(io, res.Notes)
 				printStatus(io, res)
+				printStatusNext(io.Out, res, lifecycle.SyncDisabled())
 				if res.Sync.Parked > 0 {
 					fmt.Fprintln(io.ErrOut, "parked events are not uploaded; see them with: spec-kitty sync parked")
 				}
@@ -205,8 +206,27 @@ func printStatus(io *IOStreams, res api.StatusResult) {
 	fmt.Fprintf(io.Out, "log: %s (spec-kitty sync logs)\n", res.LogPath)
 }
 
+// printStatusNext ends the status of a scope with no healthy daemon with
+// what to do next, as the doctor's findings do, and says when
+// SPEC_KITTY_SYNC_DISABLE is why nothing started it.
+func printStatusNext(w io.Writer, res api.StatusResult, disabled bool) {
+	if res.Healthy || res.Unreadable != nil {
+		return
+	}
+	switch {
+	case disabled:
+		fmt.Fprintf(w, "implicit start is off: %s=1 is set\n", lifecycle.EnvSyncDisable)
+		fmt.Fprintf(w, "next: unset %s, then run spec-kitty sync start\n", lifecycle.EnvSyncDisable)
+	case res.PID != nil:
+		fmt.Fprintln(w, "next: spec-kitty auth doctor (what holds the recorded port), then spec-kitty sync start")
+	default:
+		fmt.Fprintf(w, "next: %s\n", doctor.CmdSyncStart)
+	}
+}
+
 func newSyncStopCmd(io *IOStreams) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "stop",
 		Short: "Stop the recorded sync daemon",
 		Long: `Ask the recorded sync daemon to exit gracefully; queued events stay in the
@@ -220,21 +240,37 @@ place, with what to check before removing it.`,
 				return err
 			}
 			rec, err := lifecycle.Stop(cmd.Context(), l)
-			var refused *lifecycle.RefusedError
-			if errors.As(err, &refused) {
-				return err
+			res := api.StopResult{Notes: []string{}}
+			if rec.PID != 0 {
+				res.PID, res.Port = &rec.PID, &rec.Port
 			}
-			if errors.Is(err, lifecycle.ErrNotRecorded) {
+			switch {
+			case errors.Is(err, lifecycle.ErrNotRecorded):
+				res.PID, res.Port = nil, nil
+				if asJSON {
+					res.Notes = append(res.Notes, err.Error())
+					return writeJSON(io.Out, res)
+				}
 				fmt.Fprintf(io.Out, "sync daemon not running: %v\n", err)
 				return nil
-			}
-			if err != nil {
+			case err != nil:
+				// A refusal or a failed stop: still one error line, and
+				// for a script the record it was about.
+				if asJSON {
+					_ = writeJSON(io.Out, res)
+				}
 				return err
+			}
+			res.Stopped = true
+			if asJSON {
+				return writeJSON(io.Out, res)
 			}
 			fmt.Fprintf(io.Out, "sync daemon stopped: pid %d on port %d\n", rec.PID, rec.Port)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
 }
 
 func newSyncLogsCmd(ios *IOStreams) *cobra.Command {
