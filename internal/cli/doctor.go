@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -189,16 +190,32 @@ func printReport(ios *IOStreams, rep api.DoctorReport) {
 		fmt.Fprintf(w, "listeners in %d-%d: none\n", api.SyncRange.Lo, api.SyncRange.Hi-1)
 	} else {
 		sortByPort(all)
-		tw := table(ios)
-		fmt.Fprintln(tw, "PID\tPORT\tVERSION\tCLASS\tREASON")
-		for _, r := range all {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", optInt(r.PID), r.Port, optStr(r.PackageVersion), r.CleanupClass, r.Reason)
-		}
-		tw.Flush()
+		printTable(ios, all)
 	}
+	pal := outPalette(ios)
 	for _, f := range rankFindings(rep.Findings) {
-		fmt.Fprintf(w, "%s: %s\n  next: %s\n", f.Severity, f.Summary, f.Remediation.Command)
+		fmt.Fprintf(w, "%s: %s\n  next: %s\n", pal.severity(f.Severity), f.Summary, f.Remediation.Command)
 	}
+}
+
+// printTable writes the PID · PORT · VERSION · CLASS · REASON table. On a
+// colour terminal the class is coloured after tabwriter has aligned the
+// plain text: escape sequences would count as width and skew the columns.
+func printTable(ios *IOStreams, recs []api.IdentityRecord) {
+	pal := outPalette(ios)
+	var buf bytes.Buffer
+	tw := table(&IOStreams{Out: &buf, OutTTY: ios.OutTTY})
+	fmt.Fprintln(tw, "PID\tPORT\tVERSION\tCLASS\tREASON")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", optInt(r.PID), r.Port, optStr(r.PackageVersion), r.CleanupClass, r.Reason)
+	}
+	tw.Flush()
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i := 1; i < len(lines) && i <= len(recs); i++ {
+		c := recs[i-1].CleanupClass
+		lines[i] = strings.Replace(lines[i], c, pal.class(c), 1) // no version is a class name
+	}
+	io.WriteString(ios.Out, strings.Join(lines, ""))
 }
 
 // rankFindings orders findings by severity, most severe first, keeping the

@@ -52,6 +52,9 @@ type IOStreams struct {
 	// InTTY and OutTTY say whether stdin and stdout are terminals: tables
 	// and prompts for people, plain rows for scripts.
 	InTTY, OutTTY bool
+	// Color allows colour on a terminal stream: false under NO_COLOR or
+	// TERM=dumb. Output that is not a terminal is never coloured.
+	Color bool
 }
 
 // System returns the process's own streams.
@@ -60,6 +63,7 @@ func System() *IOStreams {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		Color:  colourWanted(),
 	}
 }
 

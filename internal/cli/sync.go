@@ -182,11 +182,11 @@ func printStatus(io *IOStreams, res api.StatusResult) {
 	case res.Unreadable != nil:
 		fmt.Fprintf(io.Out, "sync daemon: unknown: %s\n", *res.Unreadable)
 	case res.Healthy:
-		fmt.Fprintf(io.Out, "sync daemon: healthy, pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
+		fmt.Fprintf(io.Out, "sync daemon: %s, pid %d, %s, version %s\n", outPalette(io).good("healthy"), *res.PID, *res.URL, *res.PackageVersion)
 	case res.PID != nil:
-		fmt.Fprintf(io.Out, "sync daemon: not healthy (recorded pid %d on port %d)\n", *res.PID, *res.Port)
+		fmt.Fprintf(io.Out, "sync daemon: %s (recorded pid %d on port %d)\n", outPalette(io).bad("not healthy"), *res.PID, *res.Port)
 	default:
-		fmt.Fprintln(io.Out, "sync daemon: not running")
+		fmt.Fprintf(io.Out, "sync daemon: %s\n", outPalette(io).bad("not running"))
 	}
 	if res.Unreadable == nil {
 		last := "never"
@@ -275,16 +275,20 @@ place, with what to check before removing it.`,
 
 func newSyncLogsCmd(ios *IOStreams) *cobra.Command {
 	var lines int
-	var follow bool
+	var follow, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "logs [-n N] [-f]",
+		Use:   "logs [-n N] [-f] [--json]",
 		Short: "Print the sync daemon's log",
 		Long: `Print the last lines of this scope's sync daemon log, sync-daemon.log in the
-runtime root: one JSON object a line. The log is rotated at 5 MiB into
-sync-daemon.log.1 and .2; older lines are read from those when needed.
+runtime root. The file holds one JSON object a line; on a terminal each is
+shown as "time level message key=value ...", with the level coloured
+(unless NO_COLOR is set). Piped, or with --json, the JSON lines are printed
+as they are. The log is rotated at 5 MiB into sync-daemon.log.1 and .2;
+older lines are read from those when needed.
 
 With -f, keep printing lines as they are written, across rotations, until
-interrupted (Ctrl-C ends it with exit status 130).`,
+interrupted (Ctrl-C ends it with exit status 130). When no daemon has
+written the log yet, -f says so and waits for it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if lines < 0 {
@@ -299,19 +303,29 @@ interrupted (Ctrl-C ends it with exit status 130).`,
 			if err != nil {
 				return fmt.Errorf("reading the daemon log: %w", err)
 			}
+			var out io.Writer = ios.Out
+			if ios.OutTTY && !asJSON {
+				out = &logLineWriter{w: ios.Out, pal: outPalette(ios)}
+			}
 			for _, line := range got {
-				fmt.Fprintln(ios.Out, line)
+				fmt.Fprintln(out, line)
 			}
 			// A crash no daemon has moved into the log yet is the line an
 			// operator is most likely looking for.
-			logfile.PendingCrash(ios.Out, path)
+			logfile.PendingCrash(out, path)
+			_, statErr := os.Stat(path)
+			missing := errors.Is(statErr, fs.ErrNotExist)
 			if !follow {
-				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				if missing {
 					fmt.Fprintf(ios.ErrOut, "no daemon log yet at %s\n", path)
 				}
 				return nil
 			}
-			if err := logfile.Follow(cmd.Context(), path, ios.Out); err != nil {
+			if missing {
+				// Waiting in silence looks like a hang.
+				fmt.Fprintf(ios.ErrOut, "waiting for %s (no daemon has written it yet)\n", path)
+			}
+			if err := logfile.Follow(cmd.Context(), path, out); err != nil {
 				return fmt.Errorf("following the daemon log: %w", err)
 			}
 			return nil
@@ -319,5 +333,6 @@ interrupted (Ctrl-C ends it with exit status 130).`,
 	}
 	cmd.Flags().IntVarP(&lines, "lines", "n", 50, "how many of the last lines to print")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines, across rotations")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON lines, also on a terminal")
 	return cmd
 }
