@@ -55,7 +55,7 @@ The project identity comes from <project>/.kittify/config.yaml, found in
 the project directory or the nearest parent that has one. The spec-kitty
 CLI writes it when it initialises a project; by hand it looks like this:
 
-`+configShape+`
+` + configShape + `
 
 The event id is printed once the event is on disk. If the outcome is unknown
 (the daemon took the request and never answered), the command says the event
@@ -163,7 +163,7 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 
 	res, err := lifecycle.EnsureRunning(cmd.Context(), eo)
 	if err != nil {
-		return fmt.Errorf("starting sync daemon: %w; event %s not queued", err, head.EventID)
+		return fmt.Errorf("%w; event %s not queued", startError(err), head.EventID)
 	}
 	if res.SkippedReason != nil {
 		return fmt.Errorf("sync daemon not started (%s); event %s not queued", *res.SkippedReason, head.EventID)

@@ -14,6 +14,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/logfile"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
@@ -64,7 +65,7 @@ touched. Skipped when SPEC_KITTY_SYNC_DISABLE=1.`,
 				if asJSON {
 					_ = writeJSON(io.Out, res)
 				}
-				return fmt.Errorf("starting sync daemon: %w", err)
+				return startError(err)
 			}
 			if asJSON {
 				return writeJSON(io.Out, res)
@@ -76,6 +77,18 @@ touched. Skipped when SPEC_KITTY_SYNC_DISABLE=1.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// startError words a failed start. A queue file the daemon cannot open
+// gets its cause and the fix on the one line: move the file aside (its
+// events stay in it) and start again, which makes a new queue.
+func startError(err error) error {
+	var qe *spawn.QueueError
+	if errors.As(err, &qe) {
+		return fmt.Errorf("starting sync daemon: %v; move it aside (mv %s %s.bad) and run spec-kitty sync start again: nothing is deleted, its events stay in the moved file",
+			qe, shellQuote(qe.Path), shellQuote(qe.Path))
+	}
+	return fmt.Errorf("starting sync daemon: %w", err)
 }
 
 func printStart(io *IOStreams, res api.StartResult) {
