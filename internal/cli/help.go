@@ -39,6 +39,12 @@ func newEnvironmentTopic() *cobra.Command {
       How long a sync daemon with no queued work and no authenticated
       request waits before it exits on its own.
       Default: 900 seconds (15 minutes).
+  NO_COLOR
+      Set to any non-empty value for no colour, whatever the terminal
+      (no-color.org). Colour is only ever used on a terminal: piped or
+      redirected output has none, and neither has TERM=dumb.
+      Default: unset (severities, classes, health and log levels are
+      coloured on a terminal).
 ` + listenerSourceHelp(),
 	}
 }
