@@ -222,11 +222,16 @@ func TestSyncLogs_FollowSaysWhatItWaitsFor(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, []string{"sync", "logs", "-f"}, ios) }()
 	want := "waiting for " + l.LogFile()
+	deadline := time.Now().Add(30 * time.Second) // a bound against a hang, not a speed check
 	for !strings.Contains(errOut.String(), want) {
 		select {
 		case code := <-done:
 			t.Fatalf("sync logs -f ended (%d) without %q: %q", code, want, errOut.String())
 		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("sync logs -f said nothing about the missing log: %q", errOut.String())
 		}
 		waitABit()
 	}
