@@ -103,10 +103,12 @@ var examples = map[string]string{
 	"spec-kitty sync status": `  spec-kitty sync status
   spec-kitty sync status --json | jq .sync.queue_depth
   spec-kitty sync status >/dev/null || echo "sync daemon not healthy"`,
-	"spec-kitty sync stop": `  spec-kitty sync stop`,
+	"spec-kitty sync stop": `  spec-kitty sync stop
+  spec-kitty sync stop --json | jq .stopped`,
 	"spec-kitty sync logs": `  spec-kitty sync logs
   spec-kitty sync logs -n 200
-  spec-kitty sync logs -f | jq -r .msg`,
+  spec-kitty sync logs -f | jq -r .msg
+  spec-kitty sync logs --json > daemon-log.jsonl`,
 	"spec-kitty auth": `  spec-kitty auth status
   spec-kitty auth doctor`,
 	"spec-kitty auth doctor": `  spec-kitty auth doctor

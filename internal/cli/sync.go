@@ -240,12 +240,15 @@ func printStatusNext(w io.Writer, res api.StatusResult, disabled bool) {
 func newSyncStopCmd(io *IOStreams) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "stop",
+		Use:   "stop [--json]",
 		Short: "Stop the recorded sync daemon",
 		Long: `Ask the recorded sync daemon to exit gracefully; queued events stay in the
 queue. A state file that names something no command may stop — pid 1, a
 port outside 9400-9449, another user's process — is refused and left in
-place, with what to check before removing it.`,
+place, with what to check before removing it.
+
+--json prints {"stopped", "pid", "port", "notes"}: stopped is false, and
+pid and port null, when no daemon was recorded.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
