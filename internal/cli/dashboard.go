@@ -30,7 +30,9 @@ func newDashboardCmd(ios *IOStreams) *cobra.Command {
 		Long: `Start a background web dashboard for a project (default: the current
 directory) on the first free port of 127.0.0.1:9237-9336 and print its URL.
 A healthy dashboard of the project is reused; --stop stops it. Its metadata
-is <project>/.kittify/.dashboard.
+is <project>/.kittify/.dashboard. A directory without .kittify/config.yaml
+is not a spec-kitty project: it is refused (exit 1) and nothing is created
+in it.
 
 The page shows this scope's sync daemon and every listener of the sync range
 with its cleanup class, read-only, exactly as 'spec-kitty auth doctor' does.
