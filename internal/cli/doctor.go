@@ -187,13 +187,13 @@ func candidateLine(r api.IdentityRecord) string {
 		root := optStr(r.SingletonScopeID)
 		return line + fmt.Sprintf(" (root %s); better cleaned from its own scope: SPEC_KITTY_HOME=%s %s", root, shellQuote(root), doctor.CmdReset)
 	case api.SkipPreMarker:
-		return line + " (started by a version from before the scope marker); stopping it once is the usual fix"
+		return line + " (started by a version from before the scope marker); saying yes once is the usual fix"
 	case api.SkipUnresponsive:
 		return line + fmt.Sprintf(" (accepts connections, never answers health: stopped or hung?); look first: ps -o pid,stat,etime,args -p %s", optInt(r.PID))
 	case api.SkipMissingPID:
 		return line + " (the system would not name its process: probably another user's); it cannot be stopped from here"
 	case api.SkipPIDPortMismatch:
-		return line + " (health names another process than the one listening); look at both before stopping it"
+		return line + " (health names another process than the one listening); look at both before you say yes"
 	}
 	return line
 }
