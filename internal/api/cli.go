@@ -36,6 +36,16 @@ func (r StartResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// StopResult is `spec-kitty sync stop --json`: whether a daemon was
+// stopped, which one (null when none was recorded), and what was found on
+// the way (a record naming a dead pid, an unusable state file).
+type StopResult struct {
+	Stopped bool     `json:"stopped"`
+	PID     *int     `json:"pid"`
+	Port    *int     `json:"port"`
+	Notes   []string `json:"notes"`
+}
+
 // StatusResult is `spec-kitty sync status --json` (SPEC §12).
 type StatusResult struct {
 	Healthy         bool         `json:"healthy"`

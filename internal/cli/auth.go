@@ -134,6 +134,9 @@ func runLogin(cmd *cobra.Command, ios *IOStreams, o loginOptions) error {
 		}
 	}
 	if err != nil {
+		if hint := unreachable(err, server); hint != nil {
+			return hint
+		}
 		return fmt.Errorf("logging in: %w", err)
 	}
 	save := session.SaveNew

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -63,6 +65,11 @@ func newSyncDaemonCmd(ios *IOStreams) *cobra.Command {
 				logger.Error("sync daemon failed", "err", err)
 				return err
 			}
+			// Another daemon of the scope (one with a record) may share
+			// the crash file: only the last one out removes it.
+			if names, _ := filepath.Glob(filepath.Join(l.InstanceDir(), "*.json")); len(names) == 0 {
+				dropEmptyCrash(l.LogFile())
+			}
 			return nil
 		},
 	}
@@ -92,6 +99,19 @@ func daemonLogger(path string, attrs ...any) (*slog.Logger, *logfile.Writer, err
 		logger.Warn("output not captured", append(attrs, "err", err)...)
 	}
 	return logger, w, nil
+}
+
+// dropEmptyCrash removes the crash file of the log at path when the daemon
+// exits cleanly and nothing crashed into it: every start opens it for the
+// Go runtime, and an empty file left behind only makes a person wonder.
+// The runtime keeps its own descriptor, so crash output is switched off
+// first (on Windows an open file cannot be removed).
+func dropEmptyCrash(path string) {
+	_ = debug.SetCrashOutput(nil, debug.CrashOptions{})
+	crash := logfile.CrashFile(path)
+	if fi, err := os.Lstat(crash); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		_ = os.Remove(crash)
+	}
 }
 
 // daemonLayout is the scope named by the marker, or the environment's for a

@@ -30,7 +30,9 @@ func newDashboardCmd(ios *IOStreams) *cobra.Command {
 		Long: `Start a background web dashboard for a project (default: the current
 directory) on the first free port of 127.0.0.1:9237-9336 and print its URL.
 A healthy dashboard of the project is reused; --stop stops it. Its metadata
-is <project>/.kittify/.dashboard.
+is <project>/.kittify/.dashboard. A directory without .kittify/config.yaml
+is not a spec-kitty project: it is refused (exit 1) and nothing is created
+in it.
 
 The page shows this scope's sync daemon and every listener of the sync range
 with its cleanup class, read-only, exactly as 'spec-kitty auth doctor' does.
@@ -69,6 +71,11 @@ func runDashboard(cmd *cobra.Command, ios *IOStreams, opts dashboardOptions) err
 	if err != nil {
 		return err
 	}
+	if !opts.Stop {
+		if err := requireProject(project); err != nil {
+			return err
+		}
+	}
 	l, err := layout()
 	if err != nil {
 		return err
@@ -104,6 +111,19 @@ func runDashboard(cmd *cobra.Command, ios *IOStreams, opts dashboardOptions) err
 		state = "running (reused)"
 	}
 	fmt.Fprintf(ios.Out, "dashboard %s: %s/ (pid %d, project %s)\n", state, res.URL, res.PID, res.ProjectPath)
+	return nil
+}
+
+// requireProject refuses to start a dashboard for a directory that is not
+// a spec-kitty project, before anything is created in it: a typo in
+// --project must not leave a .kittify folder, a lock and a log behind.
+// --stop skips the check, so a dashboard whose project lost its config can
+// still be stopped.
+func requireProject(project string) error {
+	config := filepath.Join(project, dashboard.MetaDir, "config.yaml")
+	if fi, err := os.Stat(config); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a spec-kitty project (no %s); run it in a project, or pass --project DIR", project, filepath.Join(dashboard.MetaDir, "config.yaml"))
+	}
 	return nil
 }
 
@@ -179,6 +199,7 @@ func newDashboardDaemonCmd(ios *IOStreams) *cobra.Command {
 				logger.Error("dashboard failed", "err", err, "family", api.FamilyDashboard)
 				return err
 			}
+			dropEmptyCrash(dashboard.LogFile(project)) // one dashboard a project
 			return nil
 		},
 	}

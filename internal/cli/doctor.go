@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -102,7 +103,7 @@ func runReset(ctx context.Context, ios *IOStreams, opts doctorOptions) error {
 			return err
 		}
 		ro.Approved = map[doctor.Shown]bool{}
-		if ops := pre.OperatorRequired(); len(ops) > 0 && confirm(ios, ops) {
+		if ops := pre.OperatorRequired(); len(ops) > 0 && confirm(ctx, ios, ops) {
 			for _, r := range ops {
 				ro.Approved[pre.Shown(r)] = true
 			}
@@ -151,16 +152,59 @@ func runReset(ctx context.Context, ios *IOStreams, opts doctorOptions) error {
 	return nil
 }
 
-// confirm asks once whether to stop the operator_required daemons too.
-func confirm(ios *IOStreams, ops []api.IdentityRecord) bool {
+// confirm asks once whether to stop the operator_required daemons too,
+// one line per daemon with what the runbook advises for its reason. One
+// Ctrl-C ends the question: the terminal has echoed ^C, so it ends the
+// line and answers no; the caller sees the cancelled context and exits 130.
+func confirm(ctx context.Context, ios *IOStreams, ops []api.IdentityRecord) bool {
 	fmt.Fprintf(ios.ErrOut, "%d daemon(s) need your decision:\n", len(ops))
 	for _, r := range ops {
-		fmt.Fprintf(ios.ErrOut, "  pid %s port %d: %s\n", optInt(r.PID), r.Port, r.Reason)
+		fmt.Fprintln(ios.ErrOut, candidateLine(r))
 	}
 	fmt.Fprint(ios.ErrOut, "Stop them too? [y/N] ")
-	line, _ := bufio.NewReader(io.LimitReader(ios.In, 1024)).ReadString('\n')
-	answer := strings.ToLower(strings.TrimSpace(line))
-	return answer == "y" || answer == "yes"
+	answered := make(chan string, 1)
+	go func() { // a read of a terminal cannot be cancelled; it is left behind
+		line, _ := bufio.NewReader(io.LimitReader(ios.In, 1024)).ReadString('\n')
+		answered <- line
+	}()
+	select {
+	case line := <-answered:
+		answer := strings.ToLower(strings.TrimSpace(line))
+		return answer == "y" || answer == "yes"
+	case <-ctx.Done():
+		fmt.Fprintln(ios.ErrOut)
+		return false
+	}
+}
+
+// candidateLine is one operator_required daemon of the y/N question: its
+// pid, port and reason, for cross_root the root it belongs to, and what
+// the runbook advises before saying yes.
+func candidateLine(r api.IdentityRecord) string {
+	line := fmt.Sprintf("  pid %s port %d: %s", optInt(r.PID), r.Port, r.Reason)
+	switch r.Reason {
+	case api.SkipCrossRoot:
+		root := optStr(r.SingletonScopeID)
+		return line + fmt.Sprintf(" (root %s); better cleaned from its own scope: SPEC_KITTY_HOME=%s %s", root, shellQuote(root), doctor.CmdReset)
+	case api.SkipPreMarker:
+		return line + " (started by a version from before the scope marker); saying yes once is the usual fix"
+	case api.SkipUnresponsive:
+		return line + fmt.Sprintf(" (accepts connections, never answers health: stopped or hung?); look first: ps -o pid,stat,etime,args -p %s", optInt(r.PID))
+	case api.SkipMissingPID:
+		return line + " (the system would not name its process: probably another user's); it cannot be stopped from here"
+	case api.SkipPIDPortMismatch:
+		return line + " (health names another process than the one listening); look at both before you say yes"
+	}
+	return line
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it, so a root with
+// spaces can be pasted as it is shown.
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>*?()[]{}#~!") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // rootError keeps a trust refusal as its own one line.
@@ -189,16 +233,32 @@ func printReport(ios *IOStreams, rep api.DoctorReport) {
 		fmt.Fprintf(w, "listeners in %d-%d: none\n", api.SyncRange.Lo, api.SyncRange.Hi-1)
 	} else {
 		sortByPort(all)
-		tw := table(ios)
-		fmt.Fprintln(tw, "PID\tPORT\tVERSION\tCLASS\tREASON")
-		for _, r := range all {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", optInt(r.PID), r.Port, optStr(r.PackageVersion), r.CleanupClass, r.Reason)
-		}
-		tw.Flush()
+		printTable(ios, all)
 	}
+	pal := outPalette(ios)
 	for _, f := range rankFindings(rep.Findings) {
-		fmt.Fprintf(w, "%s: %s\n  next: %s\n", f.Severity, f.Summary, f.Remediation.Command)
+		fmt.Fprintf(w, "%s: %s\n  next: %s\n", pal.severity(f.Severity), f.Summary, f.Remediation.Command)
 	}
+}
+
+// printTable writes the PID · PORT · VERSION · CLASS · REASON table. On a
+// colour terminal the class is coloured after tabwriter has aligned the
+// plain text: escape sequences would count as width and skew the columns.
+func printTable(ios *IOStreams, recs []api.IdentityRecord) {
+	pal := outPalette(ios)
+	var buf bytes.Buffer
+	tw := table(&IOStreams{Out: &buf, OutTTY: ios.OutTTY})
+	fmt.Fprintln(tw, "PID\tPORT\tVERSION\tCLASS\tREASON")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", optInt(r.PID), r.Port, optStr(r.PackageVersion), r.CleanupClass, r.Reason)
+	}
+	tw.Flush()
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i := 1; i < len(lines) && i <= len(recs); i++ {
+		c := recs[i-1].CleanupClass
+		lines[i] = strings.Replace(lines[i], c, pal.class(c), 1) // no version is a class name
+	}
+	io.WriteString(ios.Out, strings.Join(lines, ""))
 }
 
 // rankFindings orders findings by severity, most severe first, keeping the

@@ -39,6 +39,12 @@ func newEnvironmentTopic() *cobra.Command {
       How long a sync daemon with no queued work and no authenticated
       request waits before it exits on its own.
       Default: 900 seconds (15 minutes).
+  NO_COLOR
+      Set to any non-empty value for no colour, whatever the terminal
+      (no-color.org). Colour is only ever used on a terminal: piped or
+      redirected output has none, and neither has TERM=dumb.
+      Default: unset (severities, classes, health and log levels are
+      coloured on a terminal).
 ` + listenerSourceHelp(),
 	}
 }
@@ -97,10 +103,12 @@ var examples = map[string]string{
 	"spec-kitty sync status": `  spec-kitty sync status
   spec-kitty sync status --json | jq .sync.queue_depth
   spec-kitty sync status >/dev/null || echo "sync daemon not healthy"`,
-	"spec-kitty sync stop": `  spec-kitty sync stop`,
+	"spec-kitty sync stop": `  spec-kitty sync stop
+  spec-kitty sync stop --json | jq .stopped`,
 	"spec-kitty sync logs": `  spec-kitty sync logs
   spec-kitty sync logs -n 200
-  spec-kitty sync logs -f | jq -r .msg`,
+  spec-kitty sync logs -f | jq -r .msg
+  spec-kitty sync logs --json > daemon-log.jsonl`,
 	"spec-kitty auth": `  spec-kitty auth status
   spec-kitty auth doctor`,
 	"spec-kitty auth doctor": `  spec-kitty auth doctor

@@ -23,6 +23,16 @@ import (
 // while a runaway pipe cannot fill memory.
 const maxStdinPayload = 2 * events.MaxEnvelopeBytes
 
+// configShape is the `project:` section of .kittify/config.yaml that
+// events.LoadProject reads, for the help and the error of a directory
+// without one.
+const configShape = `  project:
+    uuid: 6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b  # required: the project's id (a UUID)
+    slug: my-project                            # optional: project_slug of its events
+    repo_slug: my-org/my-project                # optional: repo_slug of its events
+    node_id: 1a2b3c4d5e6f                       # optional: default from host and user
+    build_id: <UUID>                            # optional: default from uuid and node_id`
+
 type publishOptions struct {
 	Type, AggregateID, AggregateType string
 	Payload, Project, EventID        string
@@ -35,10 +45,17 @@ func newSyncPublishCmd(ios *IOStreams) *cobra.Command {
 		Use:   "publish --type TYPE --aggregate-id ID --aggregate-type KIND [--payload JSON] [--project DIR] [--event-id ULID]",
 		Short: "Queue one spec-kitty-events envelope for upload (starts the daemon if needed)",
 		Long: `Build one spec-kitty-events 6.x envelope and queue it in the scope's durable
-queue through the sync daemon, starting the daemon first if needed. The
-project identity comes from <project>/.kittify/config.yaml. An unknown type,
-a payload that breaks its type's schema, or an event over 512 KiB is refused
-before anything is queued, with one line naming the field.
+queue through the sync daemon, starting the daemon first if needed. An
+unknown type, a payload that breaks its type's schema, or an event over
+512 KiB is refused before anything is queued, with one line naming the
+field; an unknown type is answered with the valid ones, and --type
+completes them in the shell.
+
+The project identity comes from <project>/.kittify/config.yaml, found in
+the project directory or the nearest parent that has one. The spec-kitty
+CLI writes it when it initialises a project; by hand it looks like this:
+
+` + configShape + `
 
 The event id is printed once the event is on disk. If the outcome is unknown
 (the daemon took the request and never answered), the command says the event
@@ -85,7 +102,23 @@ days is not queued again: the command says "already delivered" and exits 0.`,
 	f.StringVar(&opts.Project, "project", "", "project directory holding .kittify/config.yaml (default: the current directory)")
 	f.StringVar(&opts.EventID, "event-id", "", "event id (ULID) to use; a retry with the same id queues nothing new")
 	f.BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	completeWords(cmd, "type", events.Types)
+	completeWords(cmd, "aggregate-type", func() []string { return events.AggregateTypes })
 	return cmd
+}
+
+// completeWords makes the shell complete flag name with the words list
+// returns that start with what was typed, and never with file names.
+func completeWords(cmd *cobra.Command, name string, list func() []string) {
+	_ = cmd.RegisterFlagCompletionFunc(name, func(_ *cobra.Command, _ []string, typed string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for _, w := range list() {
+			if strings.HasPrefix(w, typed) {
+				out = append(out, w)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
 }
 
 func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
@@ -102,6 +135,9 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 		return fmt.Errorf("resolving project %s: %w", opts.Project, err)
 	}
 	project, err := events.LoadProject(dir)
+	if errors.Is(err, events.ErrNoProject) {
+		return fmt.Errorf("reading the project identity: %w; a project's .kittify/config.yaml holds a 'project:' section with at least 'uuid: <UUID>' (see spec-kitty sync publish --help)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("reading the project identity: %w", err)
 	}
@@ -128,7 +164,7 @@ func runPublish(cmd *cobra.Command, ios *IOStreams, opts publishOptions) error {
 
 	res, err := lifecycle.EnsureRunning(cmd.Context(), eo)
 	if err != nil {
-		return fmt.Errorf("starting sync daemon: %w; event %s not queued", err, head.EventID)
+		return fmt.Errorf("%w; event %s not queued", startError(err), head.EventID)
 	}
 	if res.SkippedReason != nil {
 		return fmt.Errorf("sync daemon not started (%s); event %s not queued", *res.SkippedReason, head.EventID)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/spec-kitty/spec-kitty/internal/paths"
@@ -51,6 +52,9 @@ type IOStreams struct {
 	// InTTY and OutTTY say whether stdin and stdout are terminals: tables
 	// and prompts for people, plain rows for scripts.
 	InTTY, OutTTY bool
+	// Color allows colour on a terminal stream: false under NO_COLOR or
+	// TERM=dumb. Output that is not a terminal is never coloured.
+	Color bool
 }
 
 // System returns the process's own streams.
@@ -59,6 +63,7 @@ func System() *IOStreams {
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		Color:  colourWanted(),
 	}
 }
 
@@ -162,7 +167,7 @@ Stale daemons are found and cleaned with:
 	root.SetErr(io.ErrOut)
 	root.SetVersionTemplate("spec-kitty {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usagef("%v (see %s --help)", err, cmd.CommandPath())
+		return usagef("%v (see %s --help)", flagError(err), cmd.CommandPath())
 	})
 	root.AddCommand(
 		newVersionCmd(io),
@@ -179,6 +184,28 @@ Stale daemons are found and cleaned with:
 	root.InitDefaultCompletionCmd()
 	addExamples(root)
 	return root
+}
+
+// flagError words a flag value that does not parse for a person: pflag's
+// own error ends in Go's strconv message ("strconv.ParseInt: parsing
+// \"abc\": invalid syntax"), which names a function, not the mistake.
+func flagError(err error) error {
+	var bad *pflag.InvalidValueError
+	if !errors.As(err, &bad) || bad.GetFlag() == nil {
+		return err
+	}
+	f := bad.GetFlag()
+	name := "--" + f.Name
+	if f.Shorthand != "" {
+		name = "-" + f.Shorthand
+	}
+	switch f.Value.Type() {
+	case "int", "int64", "int32", "uint", "uint64", "uint32":
+		return fmt.Errorf("%s must be a number, got %q", name, bad.GetValue())
+	case "duration":
+		return fmt.Errorf("%s must be a duration such as 90s or 1h, got %q", name, bad.GetValue())
+	}
+	return err
 }
 
 // noArgs refuses stray arguments as a usage error, naming the way out and,

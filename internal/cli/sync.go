@@ -15,6 +15,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/logfile"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/version"
 )
 
@@ -65,7 +66,7 @@ touched. Skipped when SPEC_KITTY_SYNC_DISABLE=1.`,
 				if asJSON {
 					_ = writeJSON(io.Out, res)
 				}
-				return fmt.Errorf("starting sync daemon: %w", err)
+				return startError(err)
 			}
 			if asJSON {
 				return writeJSON(io.Out, res)
@@ -77,6 +78,18 @@ touched. Skipped when SPEC_KITTY_SYNC_DISABLE=1.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// startError words a failed start. A queue file the daemon cannot open
+// gets its cause and the fix on the one line: move the file aside (its
+// events stay in it) and start again, which makes a new queue.
+func startError(err error) error {
+	var qe *spawn.QueueError
+	if errors.As(err, &qe) {
+		return fmt.Errorf("starting sync daemon: %v; move it aside (mv %s %s.bad) and run spec-kitty sync start again: nothing is deleted, its events stay in the moved file",
+			qe, shellQuote(qe.Path), shellQuote(qe.Path))
+	}
+	return fmt.Errorf("starting sync daemon: %w", err)
 }
 
 func printStart(io *IOStreams, res api.StartResult) {
@@ -130,6 +143,7 @@ path and the error.`,
 			} else {
 				notes(io, res.Notes)
 				printStatus(io, res)
+				printStatusNext(io.Out, res, lifecycle.SyncDisabled())
 				if res.Sync.Parked > 0 {
 					fmt.Fprintln(io.ErrOut, "parked events are not uploaded; see them with: spec-kitty sync parked")
 				}
@@ -190,11 +204,11 @@ func printStatus(io *IOStreams, res api.StatusResult) {
 		// Running is not healthy while nothing reaches the server.
 		fmt.Fprintf(io.Out, "sync daemon: running, uploads failing; pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
 	case res.Healthy:
-		fmt.Fprintf(io.Out, "sync daemon: healthy, pid %d, %s, version %s\n", *res.PID, *res.URL, *res.PackageVersion)
+		fmt.Fprintf(io.Out, "sync daemon: %s, pid %d, %s, version %s\n", outPalette(io).good("healthy"), *res.PID, *res.URL, *res.PackageVersion)
 	case res.PID != nil:
-		fmt.Fprintf(io.Out, "sync daemon: not healthy (recorded pid %d on port %d)\n", *res.PID, *res.Port)
+		fmt.Fprintf(io.Out, "sync daemon: %s (recorded pid %d on port %d)\n", outPalette(io).bad("not healthy"), *res.PID, *res.Port)
 	default:
-		fmt.Fprintln(io.Out, "sync daemon: not running")
+		fmt.Fprintf(io.Out, "sync daemon: %s\n", outPalette(io).bad("not running"))
 	}
 	if res.Unreadable == nil {
 		printUploads(io, res, failing)
@@ -238,14 +252,36 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// printStatusNext ends the status of a scope with no healthy daemon with
+// what to do next, as the doctor's findings do, and says when
+// SPEC_KITTY_SYNC_DISABLE is why nothing started it.
+func printStatusNext(w io.Writer, res api.StatusResult, disabled bool) {
+	if res.Healthy || res.Unreadable != nil {
+		return
+	}
+	switch {
+	case disabled:
+		fmt.Fprintf(w, "implicit start is off: %s=1 is set\n", lifecycle.EnvSyncDisable)
+		fmt.Fprintf(w, "next: unset %s, then run spec-kitty sync start\n", lifecycle.EnvSyncDisable)
+	case res.PID != nil:
+		fmt.Fprintln(w, "next: spec-kitty auth doctor (what holds the recorded port), then spec-kitty sync start")
+	default:
+		fmt.Fprintf(w, "next: %s\n", doctor.CmdSyncStart)
+	}
+}
+
 func newSyncStopCmd(io *IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "stop",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "stop [--json]",
 		Short: "Stop the recorded sync daemon",
 		Long: `Ask the recorded sync daemon to exit gracefully; queued events stay in the
 queue. A state file that names something no command may stop — pid 1, a
 port outside 9400-9449, another user's process — is refused and left in
-place, with what to check before removing it.`,
+place, with what to check before removing it.
+
+--json prints {"stopped", "pid", "port", "notes"}: stopped is false, and
+pid and port null, when no daemon was recorded.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := layout()
@@ -253,35 +289,55 @@ place, with what to check before removing it.`,
 				return err
 			}
 			rec, err := lifecycle.Stop(cmd.Context(), l)
-			var refused *lifecycle.RefusedError
-			if errors.As(err, &refused) {
-				return err
+			res := api.StopResult{Notes: []string{}}
+			if rec.PID != 0 {
+				res.PID, res.Port = &rec.PID, &rec.Port
 			}
-			if errors.Is(err, lifecycle.ErrNotRecorded) {
+			switch {
+			case errors.Is(err, lifecycle.ErrNotRecorded):
+				res.PID, res.Port = nil, nil
+				if asJSON {
+					res.Notes = append(res.Notes, err.Error())
+					return writeJSON(io.Out, res)
+				}
 				fmt.Fprintf(io.Out, "sync daemon not running: %v\n", err)
 				return nil
-			}
-			if err != nil {
+			case err != nil:
+				// A refusal or a failed stop: still one error line, and
+				// for a script the record it was about.
+				if asJSON {
+					_ = writeJSON(io.Out, res)
+				}
 				return err
+			}
+			res.Stopped = true
+			if asJSON {
+				return writeJSON(io.Out, res)
 			}
 			fmt.Fprintf(io.Out, "sync daemon stopped: pid %d on port %d\n", rec.PID, rec.Port)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
 }
 
 func newSyncLogsCmd(ios *IOStreams) *cobra.Command {
 	var lines int
-	var follow bool
+	var follow, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "logs [-n N] [-f]",
+		Use:   "logs [-n N] [-f] [--json]",
 		Short: "Print the sync daemon's log",
 		Long: `Print the last lines of this scope's sync daemon log, sync-daemon.log in the
-runtime root: one JSON object a line. The log is rotated at 5 MiB into
-sync-daemon.log.1 and .2; older lines are read from those when needed.
+runtime root. The file holds one JSON object a line; on a terminal each is
+shown as "time level message key=value ...", with the level coloured
+(unless NO_COLOR is set). Piped, or with --json, the JSON lines are printed
+as they are. The log is rotated at 5 MiB into sync-daemon.log.1 and .2;
+older lines are read from those when needed.
 
 With -f, keep printing lines as they are written, across rotations, until
-interrupted (Ctrl-C ends it with exit status 130).`,
+interrupted (Ctrl-C ends it with exit status 130). When no daemon has
+written the log yet, -f says so and waits for it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if lines < 0 {
@@ -296,19 +352,29 @@ interrupted (Ctrl-C ends it with exit status 130).`,
 			if err != nil {
 				return fmt.Errorf("reading the daemon log: %w", err)
 			}
+			var out io.Writer = ios.Out
+			if ios.OutTTY && !asJSON {
+				out = &logLineWriter{w: ios.Out, pal: outPalette(ios)}
+			}
 			for _, line := range got {
-				fmt.Fprintln(ios.Out, line)
+				fmt.Fprintln(out, line)
 			}
 			// A crash no daemon has moved into the log yet is the line an
 			// operator is most likely looking for.
-			logfile.PendingCrash(ios.Out, path)
+			logfile.PendingCrash(out, path)
+			_, statErr := os.Stat(path)
+			missing := errors.Is(statErr, fs.ErrNotExist)
 			if !follow {
-				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				if missing {
 					fmt.Fprintf(ios.ErrOut, "no daemon log yet at %s\n", path)
 				}
 				return nil
 			}
-			if err := logfile.Follow(cmd.Context(), path, ios.Out); err != nil {
+			if missing {
+				// Waiting in silence looks like a hang.
+				fmt.Fprintf(ios.ErrOut, "waiting for %s (no daemon has written it yet)\n", path)
+			}
+			if err := logfile.Follow(cmd.Context(), path, out); err != nil {
 				return fmt.Errorf("following the daemon log: %w", err)
 			}
 			return nil
@@ -316,5 +382,6 @@ interrupted (Ctrl-C ends it with exit status 130).`,
 	}
 	cmd.Flags().IntVarP(&lines, "lines", "n", 50, "how many of the last lines to print")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines, across rotations")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON lines, also on a terminal")
 	return cmd
 }

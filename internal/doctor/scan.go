@@ -16,6 +16,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/classify"
+	"github.com/spec-kitty/spec-kitty/internal/lifecycle"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/probe"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
@@ -57,7 +58,7 @@ func ScanScope(ctx context.Context, layout paths.Layout, version, exe string) (*
 		s.Singleton = &rec
 		s.Scope.SingletonPID, s.Scope.SingletonPort = rec.PID, rec.Port
 	case !errors.Is(err, os.ErrNotExist):
-		s.Notes = append(s.Notes, fmt.Sprintf("unusable state file: %v", err))
+		s.Notes = append(s.Notes, lifecycle.UnusableStateNote(layout.StateFile(), err))
 	}
 	source, err := probe.SourceFromEnv()
 	if err != nil {

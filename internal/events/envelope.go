@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -63,7 +64,7 @@ type Request struct {
 // ErrInvalid that names the field.
 func Build(r Request) (Envelope, []byte, error) {
 	if !Known(r.Type) {
-		return Envelope{}, nil, invalidf("event_type: unknown event type %q", r.Type)
+		return Envelope{}, nil, invalidf("event_type: unknown event type %q; valid types: %s", r.Type, strings.Join(Types(), ", "))
 	}
 	id := r.EventID
 	if id == "" {

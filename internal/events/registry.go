@@ -7,6 +7,7 @@ package events
 import (
 	"embed"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -111,12 +112,14 @@ func Known(typ string) bool {
 	return ok
 }
 
-// Types returns the known event types.
+// Types returns the known event types, sorted: the order a person reads
+// them in an error or a completion list.
 func Types() []string {
 	out := make([]string, 0, len(registry()))
 	for t := range registry() {
 		out = append(out, t)
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -185,11 +185,15 @@ func portOf(name string) int {
 	return n
 }
 
+// SyncDisabled reports whether SPEC_KITTY_SYNC_DISABLE=1 turns implicit
+// start off for this process.
+func SyncDisabled() bool { return os.Getenv(EnvSyncDisable) == "1" }
+
 func skipReason(intent Intent) string {
 	switch {
 	case intent == IntentLocalOnly:
 		return SkipLocalOnly
-	case os.Getenv(EnvSyncDisable) == "1":
+	case SyncDisabled():
 		return SkipSyncDisabled
 	}
 	return ""
@@ -210,7 +214,7 @@ func reuse(ctx context.Context, opts Options, res *api.StartResult) (statefile.R
 	case errors.Is(err, os.ErrNotExist):
 		return rec, false
 	case err != nil:
-		res.Notes = append(res.Notes, fmt.Sprintf("ignored unusable state file: %v", err))
+		res.Notes = append(res.Notes, fmt.Sprintf("ignored unusable state file %s: %v", state, err))
 		clearState(state, res)
 		return rec, false
 	}

@@ -124,6 +124,12 @@ func WaitGone(ctx context.Context, pid, port int, limit time.Duration) bool {
 	}
 }
 
+// UnusableStateNote says which state file cannot be used, why, and the
+// command that replaces it: a note a person can act on without a search.
+func UnusableStateNote(path string, err error) string {
+	return fmt.Sprintf("unusable state file %s: %v; spec-kitty sync start replaces it", path, err)
+}
+
 // Status reports the recorded daemon; with no daemon running, the queue
 // depth is read from the queue itself.
 func Status(ctx context.Context, layout paths.Layout) api.StatusResult {
@@ -143,7 +149,7 @@ func Status(ctx context.Context, layout paths.Layout) api.StatusResult {
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("recorded daemon pid %d on port %d is %s", rec.PID, rec.Port, verdict))
 	} else if !errors.Is(err, os.ErrNotExist) {
-		res.Notes = append(res.Notes, fmt.Sprintf("unusable state file: %v", err))
+		res.Notes = append(res.Notes, UnusableStateNote(layout.StateFile(), err))
 	}
 	counts, err := queue.ReadCounts(layout.QueueDB())
 	if err != nil {

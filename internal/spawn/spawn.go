@@ -132,6 +132,22 @@ func start(ctx context.Context, req Request, port int) (int, error) {
 	return pid, nil
 }
 
+// QueueError reports a daemon that could not open its queue file (a file
+// that is not a database, a foreign schema). The daemon says so on the
+// readiness pipe, so the spawner can name the cause and the file on its
+// one error line instead of only pointing at the log.
+type QueueError struct {
+	Path  string // the queue file
+	Cause string // why it cannot be opened, e.g. "file is not a database (26)"
+}
+
+func (e *QueueError) Error() string {
+	return fmt.Sprintf("the queue %s cannot be opened: %s", e.Path, e.Cause)
+}
+
+// queueReport is the readiness line of a QueueError: "queue: <path>\t<cause>".
+const queueReport = "queue: "
+
 // awaitReady reads the daemon's one-line bind report.
 func awaitReady(r *os.File, port int, logPath string) error {
 	_ = r.SetReadDeadline(time.Now().Add(HealthyWait))
@@ -139,6 +155,9 @@ func awaitReady(r *os.File, port int, logPath string) error {
 	switch {
 	case strings.HasPrefix(line, "ok"):
 		return nil
+	case strings.HasPrefix(line, queueReport):
+		path, cause, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, queueReport)), "\t")
+		return &QueueError{Path: path, Cause: cause}
 	case strings.HasPrefix(line, "error"):
 		return fmt.Errorf("%w: %s", errPortTaken, strings.TrimSpace(line))
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -221,9 +240,14 @@ func ReadyReporter() func(error) {
 	}
 	f := os.NewFile(uintptr(fd), "ready")
 	return func(bindErr error) {
-		if bindErr != nil {
+		var qe *QueueError
+		switch {
+		case errors.As(bindErr, &qe):
+			oneLine := strings.NewReplacer("\n", " ", "\r", " ", "\t", " ")
+			fmt.Fprintf(f, "%s%s\t%s\n", queueReport, oneLine.Replace(qe.Path), oneLine.Replace(qe.Cause))
+		case bindErr != nil:
 			fmt.Fprintf(f, "error: %v\n", bindErr)
-		} else {
+		default:
 			fmt.Fprintln(f, "ok")
 		}
 		f.Close()

@@ -4,6 +4,7 @@ package syncd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/spec-kitty/spec-kitty/internal/memtrim"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
+	"github.com/spec-kitty/spec-kitty/internal/spawn"
 	"github.com/spec-kitty/spec-kitty/internal/uploader"
 )
 
@@ -97,6 +99,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stopWork, err := d.startWork(ctx)
 	if err != nil {
 		ln.Close()
+		if d.cfg.Ready != nil {
+			d.cfg.Ready(&spawn.QueueError{Path: d.cfg.Layout.QueueDB(), Cause: innermost(err).Error()})
+		}
 		return fmt.Errorf("opening the queue: %w", err)
 	}
 	defer stopWork()
@@ -109,8 +114,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopTick()
 	tick, idle := Timing()
 	go d.retireLoop(tickCtx, tick, idle)
-	// Ready only once the queue and records are in place. A setup failure
-	// above exits without a report: the spawner sees the pipe close and
+	// Ready only once the queue and records are in place. A queue that
+	// cannot be opened is reported above, with its cause; any other setup
+	// failure exits without a report: the spawner sees the pipe close and
 	// points at the log instead of trying another port.
 	if d.cfg.Ready != nil {
 		d.cfg.Ready(nil)
@@ -119,6 +125,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("sync daemon started", "version", d.cfg.Version, "scope", d.cfg.Layout.ScopeID())
 	_, err = loopback.Serve(ctx, ln, loopback.Guard(d.routes(), false), d.log, d.stop, shutdownGrace)
 	return err
+}
+
+// innermost is the error at the end of err's chain: the cause without the
+// "opening queue <path>:" context, which the report names itself.
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 // requestStop ends Run with reason; later calls are ignored.

@@ -20,9 +20,11 @@ import (
 )
 
 // NewProject returns a fresh, symlink-resolved project directory under the
-// test's temp dir. Every dashboard daemon whose argv names it (or a
-// directory below it) is killed by PID when the test ends, including ones
-// that `spec-kitty dashboard` started.
+// test's temp dir, with the .kittify/config.yaml that makes it a spec-kitty
+// project (`spec-kitty dashboard` refuses a directory without one). Every
+// dashboard daemon whose argv names it (or a directory below it) is killed
+// by PID when the test ends, including ones that `spec-kitty dashboard`
+// started.
 func (e *Env) NewProject() string {
 	e.t.Helper()
 	dir, err := filepath.EvalSymlinks(e.t.TempDir())
@@ -30,8 +32,17 @@ func (e *Env) NewProject() string {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { KillDashboards(e.t, dir) })
+	if err := os.MkdirAll(filepath.Join(dir, dashboard.MetaDir), 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, dashboard.MetaDir, "config.yaml"), []byte(ProjectConfig), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
 	return dir
 }
+
+// ProjectConfig is the .kittify/config.yaml NewProject writes.
+const ProjectConfig = "project:\n  uuid: 550e8400-e29b-41d4-a716-446655440000\n  slug: live-test\n"
 
 // DashboardOpts shape a dashboard daemon started directly in the
 // production argv `__dashboard-daemon --port=<N> --project=<dir>`.
