@@ -130,7 +130,7 @@ func runReset(ctx context.Context, ios *IOStreams, opts doctorOptions) error {
 	if interactive {
 		p := newProgress(ios.ErrOut)
 		if n := scan.Plan(ro); n > 0 {
-			fmt.Fprintf(ios.ErrOut, "stopping %d daemon(s)…\n", n)
+			fmt.Fprintf(ios.ErrOut, "stopping %s…\n", doctor.Plural(n, "daemon"))
 		}
 		ro.Step, ro.Progress = p.step, p.done
 	}
@@ -157,7 +157,7 @@ func runReset(ctx context.Context, ios *IOStreams, opts doctorOptions) error {
 // Ctrl-C ends the question: the terminal has echoed ^C, so it ends the
 // line and answers no; the caller sees the cancelled context and exits 130.
 func confirm(ctx context.Context, ios *IOStreams, ops []api.IdentityRecord) bool {
-	fmt.Fprintf(ios.ErrOut, "%d daemon(s) need your decision:\n", len(ops))
+	fmt.Fprintf(ios.ErrOut, "%s your decision:\n", doctor.PluralVerb(len(ops), "daemon", "needs", "need"))
 	for _, r := range ops {
 		fmt.Fprintln(ios.ErrOut, candidateLine(r))
 	}
@@ -216,6 +216,16 @@ func rootError(err error) error {
 	return fmt.Errorf("resolving runtime root: %w", err)
 }
 
+// hasFinding reports whether the report carries a finding with that id.
+func hasFinding(rep api.DoctorReport, id string) bool {
+	for _, f := range rep.Findings {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 func printReport(ios *IOStreams, rep api.DoctorReport) {
 	w := ios.Out
 	fmt.Fprintf(w, "scope: %s\n", rep.AuthRoot)
@@ -224,7 +234,11 @@ func printReport(ios *IOStreams, rep api.DoctorReport) {
 	case d.PID == nil:
 		fmt.Fprintln(w, "sync daemon: none recorded")
 	case d.Active:
-		fmt.Fprintf(w, "sync daemon: pid %d on port %d, version %s (healthy)\n", *d.PID, *d.Port, optStr(d.PackageVersion))
+		state := "healthy"
+		if hasFinding(rep, doctor.FindingUploadsFailing) {
+			state = "running, uploads failing" // never "healthy" alone (SPEC §10)
+		}
+		fmt.Fprintf(w, "sync daemon: pid %d on port %d, version %s (%s)\n", *d.PID, *d.Port, optStr(d.PackageVersion), state)
 	default:
 		fmt.Fprintf(w, "sync daemon: pid %d on port %d recorded but not healthy\n", *d.PID, *d.Port)
 	}
@@ -293,7 +307,7 @@ func printReset(ios *IOStreams, res api.ResetResult) {
 	}
 	fmt.Fprintf(w, "reset: %d swept, %d skipped, %d failed\n", len(res.Swept), len(res.Skipped), len(res.Failed))
 	if ops := countOps(res.Skipped); ops > 0 {
-		fmt.Fprintf(w, "%d operator_required daemon(s) left running; to stop them too: %s\n", ops, doctor.CmdResetForce)
+		fmt.Fprintf(w, "%s left running; to stop them too: %s\n", doctor.Plural(ops, "operator_required daemon"), doctor.CmdResetForce)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spec-kitty/spec-kitty/internal/api"
 	"github.com/spec-kitty/spec-kitty/internal/client"
+	"github.com/spec-kitty/spec-kitty/internal/doctor"
 	"github.com/spec-kitty/spec-kitty/internal/paths"
 	"github.com/spec-kitty/spec-kitty/internal/queue"
 	"github.com/spec-kitty/spec-kitty/internal/statefile"
@@ -68,7 +69,7 @@ server accepts the project, a newer CLI is installed).`,
 				return writeJSON(ios.Out, res)
 			}
 			if retry {
-				fmt.Fprintf(ios.ErrOut, "%d parked event(s) returned to the upload loop\n", res.Retried)
+				fmt.Fprintf(ios.ErrOut, "%s returned to the upload loop\n", doctor.Plural(res.Retried, "parked event"))
 			}
 			if len(res.Parked) == 0 {
 				fmt.Fprintln(ios.ErrOut, "no parked events")

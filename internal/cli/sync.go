@@ -230,7 +230,7 @@ func printUploads(io *IOStreams, res api.StatusResult, failing string) {
 	if st.Parked > 0 {
 		parked = fmt.Sprintf(" (%d parked)", st.Parked)
 	}
-	fmt.Fprintf(io.Out, "queue: %s waiting%s\n", plural(st.QueueDepth, "event"), parked)
+	fmt.Fprintf(io.Out, "queue: %s waiting%s\n", doctor.Plural(st.QueueDepth, "event"), parked)
 	if failing != "" {
 		fmt.Fprintf(io.Out, "uploads: %s\n", strings.TrimPrefix(failing, "uploads "))
 	}
@@ -242,14 +242,6 @@ func printUploads(io *IOStreams, res api.StatusResult, failing string) {
 		success = doctor.FormatTime(*st.LastSuccessAt)
 	}
 	fmt.Fprintf(io.Out, "last success: %s; consecutive failures: %d\n", success, st.ConsecutiveFailures)
-}
-
-// plural writes "1 event", "2 events".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // printStatusNext ends the status of a scope with no healthy daemon with

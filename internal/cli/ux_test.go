@@ -348,3 +348,22 @@ func waitABit() { time.Sleep(5 * time.Millisecond) }
 func colouredAs(out, word, sgr string) bool {
 	return regexp.MustCompile(`\x1b\[(?:[0-9;]*;)?` + sgr + `(?:;[0-9;]*)?m` + regexp.QuoteMeta(word) + `\x1b\[`).MatchString(out)
 }
+
+// TestPrintReport_UploadsFailingIsNotHealthy: a running daemon whose
+// uploads fail is not printed as "healthy" above the warning (SPEC §10).
+func TestPrintReport_UploadsFailingIsNotHealthy(t *testing.T) {
+	pid, port, v := 7056, 9400, "3.3.0"
+	rep := api.DoctorReport{AuthRoot: "/r", Daemon: api.DoctorDaemon{Active: true, PID: &pid, Port: &port, PackageVersion: &v}}
+	show := func() string {
+		ios, out, _ := buffers()
+		printReport(ios, rep)
+		return out.String()
+	}
+	if got := show(); !strings.Contains(got, "version 3.3.0 (healthy)") {
+		t.Errorf("a daemon with working uploads:\n%s", got)
+	}
+	rep.Findings = []api.Finding{{ID: "uploads_failing", Severity: "warning", Summary: "uploads failing since …", Remediation: api.Remediation{Command: "spec-kitty sync logs"}}}
+	if got := show(); strings.Contains(got, "(healthy)") || !strings.Contains(got, "(running, uploads failing)") {
+		t.Errorf("a daemon whose uploads fail:\n%s", got)
+	}
+}

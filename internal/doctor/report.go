@@ -181,7 +181,7 @@ func findings(s *Scan, rep api.DoctorReport) []api.Finding {
 			Remediation: api.Remediation{Command: CmdSyncStatus}})
 	} else if counts.Parked > 0 {
 		fs = append(fs, api.Finding{ID: "parked_events", Severity: "warning",
-			Summary:     fmt.Sprintf("%s parked: the server will not take them as they are, so they are not uploaded", plural(counts.Parked, "queued event")),
+			Summary:     fmt.Sprintf("%s parked: the server will not take them as they are, so they are not uploaded", Plural(counts.Parked, "queued event")),
 			Remediation: api.Remediation{Command: CmdSyncParked}})
 	}
 	if !rep.Daemon.Active {
@@ -210,12 +210,12 @@ func findings(s *Scan, rep api.DoctorReport) []api.Finding {
 	}
 	if safe > 0 {
 		fs = append(fs, api.Finding{ID: "stale_daemons", Severity: "warning",
-			Summary:     fmt.Sprintf("%s of this scope can be stopped safely", plural(safe, "stale sync daemon")),
+			Summary:     fmt.Sprintf("%s of this scope can be stopped safely", Plural(safe, "stale sync daemon")),
 			Remediation: api.Remediation{Command: CmdReset}})
 	}
 	if len(ops) > 0 {
 		fs = append(fs, api.Finding{ID: "operator_required_daemons", Severity: "warning",
-			Summary:     fmt.Sprintf("%s an operator's decision (%s)", pluralVerb(total(ops), "daemon", "needs", "need"), summarize(ops)),
+			Summary:     fmt.Sprintf("%s an operator's decision (%s)", PluralVerb(total(ops), "daemon", "needs", "need"), summarize(ops)),
 			Remediation: api.Remediation{Command: CmdResetForce}})
 	}
 	return fs

@@ -231,7 +231,7 @@ func (s *Scan) pruneInstances() {
 type ReapError struct{ Failures []string }
 
 func (e *ReapError) Error() string {
-	msg := "could not stop " + itoa(len(e.Failures)) + " stale daemon(s): " + e.Failures[0]
+	msg := "could not stop " + Plural(len(e.Failures), "stale daemon") + ": " + e.Failures[0]
 	if len(e.Failures) > 1 {
 		msg += " (and more; run spec-kitty auth doctor)"
 	}

@@ -46,7 +46,7 @@ func UploadFailureFinding(st api.UploadStatus) api.Finding {
 	return api.Finding{
 		ID:          FindingUploadsFailing,
 		Severity:    "warning",
-		Summary:     UploadFailureLine(st) + "; " + plural(st.QueueDepth, "event") + " queued, kept until the server takes them",
+		Summary:     UploadFailureLine(st) + "; " + Plural(st.QueueDepth, "event") + " queued, kept until the server takes them",
 		Remediation: api.Remediation{Command: UploadFailureCommand(st)},
 	}
 }
@@ -64,7 +64,7 @@ func UploadFailureLine(st api.UploadStatus) string {
 	if st.FailingSince != nil {
 		fmt.Fprintf(&b, " since %s", FormatTime(*st.FailingSince))
 	}
-	fmt.Fprintf(&b, " (%s)", plural(st.ConsecutiveFailures, "attempt"))
+	fmt.Fprintf(&b, " (%s)", Plural(st.ConsecutiveFailures, "attempt"))
 	if st.LastError != nil {
 		b.WriteString(": " + *st.LastError)
 	}
@@ -91,18 +91,18 @@ func FormatTime(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
-// plural writes "1 event", "2 events".
-func plural(n int, noun string) string {
+// Plural writes "1 event", "2 events".
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// pluralVerb writes "1 daemon needs", "2 daemons need".
-func pluralVerb(n int, noun, one, many string) string {
+// PluralVerb writes "1 daemon needs", "2 daemons need".
+func PluralVerb(n int, noun, one, many string) string {
 	if n == 1 {
-		return plural(n, noun) + " " + one
+		return Plural(n, noun) + " " + one
 	}
-	return plural(n, noun) + " " + many
+	return Plural(n, noun) + " " + many
 }

@@ -65,8 +65,8 @@ func TestPlural(t *testing.T) {
 		n    int
 		want string
 	}{{0, "0 daemons need"}, {1, "1 daemon needs"}, {2, "2 daemons need"}} {
-		if got := pluralVerb(tc.n, "daemon", "needs", "need"); got != tc.want {
-			t.Errorf("pluralVerb(%d) = %q, want %q", tc.n, got, tc.want)
+		if got := PluralVerb(tc.n, "daemon", "needs", "need"); got != tc.want {
+			t.Errorf("PluralVerb(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
 }

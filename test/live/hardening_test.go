@@ -355,7 +355,7 @@ func TestReset_PromptBeforeScopeLock(t *testing.T) {
 		t.Fatalf("auth doctor --reset: %v\n%s", err, text)
 	}
 	q := strings.Index(text, "[y/N]")
-	h := strings.Index(text, "stopping 1 daemon(s)…")
+	h := strings.Index(text, "stopping 1 daemon…")
 	step := -1
 	if h >= 0 {
 		step = strings.Index(text[h:], "  port "+itoa(port)+": ")
