@@ -291,29 +291,33 @@ func checkHumanTable(t *testing.T, out string, recs map[int]api.IdentityRecord) 
 	}
 }
 
-// schemaPath is the committed JSON Schema of `auth doctor --json`.
-var schemaPath = filepath.Join("..", "..", "docs", "schema", "auth-doctor.schema.json")
-
+// compileSchema compiles the committed JSON Schema of `auth doctor --json`.
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(schemaPath)
+	return compileSchemaFile(t, "auth-doctor.schema.json")
+}
+
+// compileSchemaFile compiles one of the committed JSON Schemas in docs/schema.
+func compileSchemaFile(t *testing.T, name string) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "docs", "schema", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	doc, err := jsonschema.UnmarshalJSON(f)
 	if err != nil {
-		t.Fatalf("schema is not JSON: %v", err)
+		t.Fatalf("schema %s is not JSON: %v", name, err)
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	if err := c.AddResource("auth-doctor.schema.json", doc); err != nil {
+	if err := c.AddResource(name, doc); err != nil {
 		t.Fatal(err)
 	}
-	sch, err := c.Compile("auth-doctor.schema.json")
+	sch, err := c.Compile(name)
 	if err != nil {
-		t.Fatalf("compiling the schema: %v", err)
+		t.Fatalf("compiling %s: %v", name, err)
 	}
 	return sch
 }

@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,26 +20,7 @@ import (
 // syncStatusSchema compiles the committed JSON Schema of `sync status --json`.
 func syncStatusSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "docs", "schema", "sync-status.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatalf("schema is not JSON: %v", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource("sync-status.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sync-status.schema.json")
-	if err != nil {
-		t.Fatalf("compiling the schema: %v", err)
-	}
-	return sch
+	return compileSchemaFile(t, "sync-status.schema.json")
 }
 
 // closedPortURL returns the URL of a loopback port nothing listens on: a
