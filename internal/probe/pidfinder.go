@@ -119,10 +119,11 @@ func pickPIDs(ls []pidListener, ports []int) map[int][]int {
 	return out
 }
 
-// hostTier ranks a listening address as printed by lsof or gopsutil by how
-// it receives a connection to 127.0.0.1: 3 for 127.0.0.1 itself, 2 for the
-// IPv4 wildcard, 1 for the IPv6 wildcard (receives IPv4 unless V6ONLY), 0
-// for an address that cannot receive it (::1, another interface).
+// hostTier ranks a listening address (as lsof prints it, or as the Windows
+// TCP table gives it) by how it receives a connection to 127.0.0.1: 3 for
+// 127.0.0.1 itself, 2 for the IPv4 wildcard, 1 for the IPv6 wildcard
+// (receives IPv4 unless V6ONLY), 0 for an address that cannot receive it
+// (::1, another interface).
 func hostTier(host string) int {
 	h := strings.ToLower(strings.Trim(host, "[]"))
 	switch h {
