@@ -241,5 +241,3 @@ func summarize(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
