@@ -153,11 +153,7 @@ func TestRemoveDeletesAnUnreadableSession(t *testing.T) {
 			if err != nil || len(removed) == 0 || removed[0] != path {
 				t.Fatalf("Remove = %v, %v", removed, err)
 			}
-			for _, n := range []string{credName, saltName} {
-				if _, err := os.Lstat(filepath.Join(filepath.Dir(path), n)); !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("%s survived: %v", n, err)
-				}
-			}
+			assertNoSessionFiles(t, path, "%s survived: %v")
 		})
 	}
 }
@@ -204,11 +200,7 @@ func TestSwapWritesOnlyOverTheRefreshedSession(t *testing.T) {
 	if got, err := s.swap(&next, &next); !errors.Is(err, ErrNotLoggedIn) || got != nil {
 		t.Fatalf("swap after logout = %+v, %v; want ErrNotLoggedIn", got, err)
 	}
-	for _, n := range []string{credName, saltName} {
-		if _, err := os.Lstat(filepath.Join(filepath.Dir(path), n)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("swap after logout wrote %s back: %v", n, err)
-		}
-	}
+	assertNoSessionFiles(t, path, "swap after logout wrote %s back: %v")
 }
 
 // TestWritesAndRemovesRaceCleanly: writers and removers in one process
@@ -255,9 +247,17 @@ func TestRefreshAfterLogoutDoesNotResurrect(t *testing.T) {
 	if !errors.Is(err, ErrNotLoggedIn) {
 		t.Fatalf("Credentials = %v, want ErrNotLoggedIn", err)
 	}
+	assertNoSessionFiles(t, path, "the refresh wrote %s back after the logout: %v")
+}
+
+// assertNoSessionFiles fails the test for each of the session and salt
+// files still beside path; what names the failure, with %s for the file
+// and %v for the Lstat error.
+func assertNoSessionFiles(t *testing.T, path, what string) {
+	t.Helper()
 	for _, n := range []string{credName, saltName} {
 		if _, err := os.Lstat(filepath.Join(filepath.Dir(path), n)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("the refresh wrote %s back after the logout: %v", n, err)
+			t.Errorf(what, n, err)
 		}
 	}
 }
